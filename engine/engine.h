@@ -1,0 +1,225 @@
+/* engine/engine.h: the storage engine's contract: topics, partitions, their logs and
+ * offsets, topic configs, producer (idempotence) state. No sockets, no Kafka framing,
+ * no RocksDB in this header.
+ *
+ * Every function is thread-safe. Offsets: log_start_offset <= high_watermark <=
+ * log_end_offset; on a single broker the high watermark is the end of what is durable
+ * (fsynced when flush_sync, written to the WAL otherwise), and readers never see past it.
+ * Partition handles stay valid until rn_engine_close, even after their topic is deleted
+ * (operations on a deleted partition return RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION). */
+#ifndef RN_ENGINE_H
+#define RN_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct rn_engine rn_engine;
+typedef struct rn_partition rn_partition;
+
+typedef struct {
+    const char *data_dir;          /* created if missing */
+    int32_t node_id;               /* node.id: the leader of every local partition */
+    int log_column_families;       /* log.column.families: shared log CFs (>= 1) */
+    bool flush_sync;               /* log.flush.sync: fsync the WAL before an append returns */
+    size_t tail_cache_bytes;       /* log.tail.cache.bytes: recent batches kept per partition */
+    int64_t retention_check_interval_ms; /* log.retention.check.interval.ms; 0: no thread */
+    size_t rocksdb_block_cache_bytes;
+    /* Broker-wide defaults that topic configs fall back to. */
+    int64_t default_retention_ms;    /* log.retention.ms, -1 = forever */
+    int64_t default_retention_bytes; /* log.retention.bytes, -1 = unlimited */
+    int32_t default_max_message_bytes; /* message.max.bytes */
+    bool default_log_append_time;    /* log.message.timestamp.type=LogAppendTime */
+} rn_engine_options;
+
+/* Open (creating when missing) the database under opts->data_dir and load every topic.
+ * On failure returns an error and writes a sentence to errbuf. */
+rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errbuf,
+                      size_t errlen);
+/* Stop the retention thread, flush and close. Partition handles die here. */
+void rn_engine_close(rn_engine *e);
+
+/* A 22-character cluster id (base64url of 16 random bytes), made on first open and kept. */
+const char *rn_engine_cluster_id(const rn_engine *e);
+int32_t rn_engine_node_id(const rn_engine *e);
+
+/* ---- topics ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;  /* points into the caller's memory */
+    const char *value; /* NULL: delete / reset to default */
+} rn_config_kv;
+
+/* Topic name rule as Kafka's: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
+bool rn_topic_name_valid(const char *name, size_t len);
+
+/* Create a topic with `partitions` partitions (-1: num.partitions default) and the given
+ * configs (validated against the topic config table). validate_only checks and writes
+ * nothing. Errors: RN_KAFKA_TOPIC_ALREADY_EXISTS, RN_KAFKA_INVALID_TOPIC_EXCEPTION,
+ * RN_KAFKA_INVALID_PARTITIONS, RN_KAFKA_INVALID_CONFIG, RN_KAFKA_KAFKA_STORAGE_ERROR; a
+ * sentence in errmsg (may be NULL) says which name/value is wrong. */
+rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions,
+                              const rn_config_kv *configs, int nconfigs, bool validate_only,
+                              char *errmsg, size_t errlen);
+
+/* Delete a topic: its metadata goes at once, its log and index ranges with DeleteRange.
+ * RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION when absent. */
+rn_err rn_engine_delete_topic(rn_engine *e, const char *name);
+
+/* Grow a topic to new_total partitions. RN_KAFKA_INVALID_PARTITIONS if new_total is not
+ * larger than the current count (errmsg says so), RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION. */
+rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_total,
+                                   bool validate_only, char *errmsg, size_t errlen);
+
+typedef struct {
+    int32_t index;
+    int32_t leader_epoch;
+} rn_partition_meta;
+
+typedef struct {
+    char *name;
+    uint8_t topic_id[16];
+    int32_t partition_count;
+    rn_partition_meta *partitions; /* partition_count entries */
+} rn_topic_meta;
+
+/* A snapshot of topics, sorted by name. names == NULL: all topics; otherwise only those
+ * that exist among names[0..nnames-1] (absent ones are simply not in the result).
+ * The caller frees the array with rn_topic_meta_free. */
+rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
+                        rn_topic_meta **out, int *count);
+void rn_topic_meta_free(rn_topic_meta *topics, int count);
+
+/* ---- topic configs --------------------------------------------------------------- */
+
+enum rn_config_source { /* DescribeConfigs ConfigSource values */
+    RN_CONFIG_SOURCE_DYNAMIC_TOPIC = 1,
+    RN_CONFIG_SOURCE_STATIC_BROKER = 4,
+    RN_CONFIG_SOURCE_DEFAULT = 5,
+};
+
+typedef struct {
+    char *name;
+    char *value; /* NULL for a sensitive or absent value */
+    bool read_only;
+    bool is_default;
+    bool sensitive;
+    int8_t source;
+    int8_t type; /* DescribeConfigs v3 ConfigType: 1 BOOLEAN 2 STRING 3 INT 4 SHORT 5 LONG 6 DOUBLE 7 LIST */
+    const char *doc; /* static */
+} rn_config_entry;
+
+/* Every topic config (the table's keys, in table order) with the topic's value or the
+ * broker default. RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION when absent. Free with
+ * rn_config_entries_free. */
+rn_err rn_engine_describe_topic_configs(rn_engine *e, const char *topic,
+                                        rn_config_entry **out, int *count);
+void rn_config_entries_free(rn_config_entry *entries, int count);
+
+enum rn_config_op { RN_CONFIG_SET = 0, RN_CONFIG_DELETE = 1, RN_CONFIG_APPEND = 2,
+                    RN_CONFIG_SUBTRACT = 3 };
+typedef struct {
+    const char *name;
+    const char *value;
+    int8_t op; /* enum rn_config_op */
+} rn_config_alter;
+
+/* incremental=false (AlterConfigs): the topic's configs become exactly the given SETs.
+ * incremental=true (IncrementalAlterConfigs): apply each op. Validation first, then one
+ * write; nothing changes on error. RN_KAFKA_INVALID_CONFIG (unknown key, bad value,
+ * APPEND/SUBTRACT on a non-list), RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION. */
+rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
+                                     const rn_config_alter *ops, int nops, bool incremental,
+                                     bool validate_only, char *errmsg, size_t errlen);
+
+/* ---- partitions ------------------------------------------------------------------ */
+
+/* The partition, or NULL with *err = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION. The handle is
+ * borrowed from the engine (see the top of this file). */
+rn_partition *rn_engine_partition(rn_engine *e, const char *topic, int32_t index, rn_err *err);
+
+typedef struct {
+    int64_t log_start_offset;
+    int64_t high_watermark;
+    int64_t log_end_offset;
+    int64_t last_stable_offset; /* == high_watermark until transactions exist */
+    int32_t leader_epoch;
+    int64_t size_bytes; /* bytes of batches between log start and log end */
+} rn_partition_offsets;
+
+rn_err rn_partition_offsets_get(rn_partition *p, rn_partition_offsets *out);
+
+typedef struct {
+    int64_t base_offset;      /* offset of the first record appended */
+    int64_t log_append_time;  /* -1 unless the topic uses LogAppendTime */
+    int64_t log_start_offset;
+    bool duplicate;           /* an idempotent retry: nothing written, original offsets */
+} rn_append_result;
+
+/* Append a record set (one or more batches, each already validated with
+ * rn_batch_validate) as one atomic write: offsets assigned densely (the base offset and
+ * leader epoch of each batch are rewritten in place in `records`, and for LogAppendTime
+ * topics the timestamp too), idempotent-producer sequence checks, batches, indexes and
+ * producer state in ONE RocksDB write batch; then (flush_sync) the WAL is fsynced, the
+ * high watermark advances and watchers are notified. Returns when durable.
+ * Errors: RN_KAFKA_MESSAGE_TOO_LARGE (a batch over max.message.bytes),
+ * RN_KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER, RN_KAFKA_INVALID_PRODUCER_EPOCH,
+ * RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION (deleted), RN_KAFKA_KAFKA_STORAGE_ERROR.
+ * `records` is the caller's; the engine copies what it keeps. */
+rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
+                           rn_append_result *out);
+
+/* Called with each whole batch, in offset order; returns 0 to go on, non-zero to stop.
+ * The bytes are valid only during the call. */
+typedef int (*rn_batch_sink)(void *ctx, const uint8_t *batch, size_t len);
+
+/* Read batches from the one containing `offset` up to the high watermark: stops before
+ * a batch that would take the total past max_bytes, except that the first batch is
+ * always given whole when at_least_one (Kafka's rule: a consumer can always progress).
+ * Recent batches come from the in-memory tail, older ones from RocksDB.
+ * RN_KAFKA_OFFSET_OUT_OF_RANGE when offset < log_start_offset or offset > high_watermark.
+ * Fills *offsets (may be NULL) as of the read and *bytes with what was given to sink. */
+rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
+                         rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
+                         size_t *bytes);
+
+/* The earliest offset whose record timestamp is >= ts (to the record, not only the
+ * batch), with that record's timestamp; *offset = -1 and *timestamp = -1 when no record
+ * is that recent. */
+rn_err rn_partition_offset_for_time(rn_partition *p, int64_t ts, int64_t *offset,
+                                    int64_t *timestamp);
+
+/* DeleteRecords: advance log_start_offset to before_offset (-1: the high watermark).
+ * RN_KAFKA_OFFSET_OUT_OF_RANGE when before_offset > high watermark. Batches wholly below
+ * the new start are removed with DeleteRange; a batch that straddles it stays stored but
+ * is never served below log_start_offset... (it is served whole; consumers skip
+ * records below their position, as with Kafka). *low_watermark gets the new start. */
+rn_err rn_partition_delete_records(rn_partition *p, int64_t before_offset,
+                                   int64_t *low_watermark);
+
+/* Long-poll support: a watcher's notify runs on the appending thread, after the high
+ * watermark moved, with the partition's watch lock held: it must be quick and must not
+ * call back into the engine (net uses it to wake the waiting connection's event loop).
+ * After rn_partition_unwatch returns, notify is never called again for w. */
+typedef struct rn_watcher {
+    void (*notify)(struct rn_watcher *w);
+    void *ctx;
+    struct rn_watcher *next, *prev; /* engine-owned linkage */
+} rn_watcher;
+void rn_partition_watch(rn_partition *p, rn_watcher *w);
+void rn_partition_unwatch(rn_partition *p, rn_watcher *w);
+
+/* ---- producers ------------------------------------------------------------------- */
+
+/* A new producer id (never reused, persisted in blocks) with epoch 0. */
+rn_err rn_engine_init_producer_id(rn_engine *e, int64_t *producer_id, int16_t *producer_epoch);
+
+/* ---- housekeeping ---------------------------------------------------------------- */
+
+/* Apply retention.ms / retention.bytes to every partition now (the retention thread calls
+ * this every retention_check_interval_ms; tests may call it directly). */
+void rn_engine_enforce_retention(rn_engine *e, int64_t now_ms);
+
+#endif

@@ -1,0 +1,88 @@
+/* server/config.h: the broker's configuration: one table of keys (name, type, default,
+ * bounds, offset into rn_config), read from a server.properties-style file and
+ * --set key=value overrides. Kafka's names wherever Kafka has one. */
+#ifndef RN_CONFIG_H
+#define RN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RN_CONFIG_MAX_LISTENERS 8
+
+typedef struct {
+    char host[256]; /* "" or "0.0.0.0": every interface */
+    int port;
+} rn_listener;
+
+typedef struct {
+    /* listeners=PLAINTEXT://localhost:9092[,PLAINTEXT://...]; only PLAINTEXT for now */
+    char *listeners;
+    char *advertised_listeners; /* NULL: same as listeners (with a wildcard host -> hostname) */
+    rn_listener listener[RN_CONFIG_MAX_LISTENERS];
+    int listener_count;
+    rn_listener advertised[RN_CONFIG_MAX_LISTENERS];
+    int advertised_count;
+
+    int32_t node_id;                 /* node.id (default 1) */
+    char *data_dir;                  /* data.dir (default ./data) */
+    int32_t num_partitions;          /* num.partitions (default 1) */
+    bool auto_create_topics_enable;  /* auto.create.topics.enable (default true) */
+    bool delete_topic_enable;        /* delete.topic.enable (default true) */
+    int64_t log_retention_ms;        /* log.retention.ms (default 604800000; -1 forever) */
+    int64_t log_retention_bytes;     /* log.retention.bytes (default -1) */
+    int64_t log_retention_check_interval_ms; /* default 300000 */
+    char *log_message_timestamp_type;        /* CreateTime | LogAppendTime */
+    int32_t message_max_bytes;       /* message.max.bytes (default 1048588) */
+    int32_t socket_request_max_bytes;/* socket.request.max.bytes (default 104857600) */
+    int64_t connections_max_idle_ms; /* connections.max.idle.ms (default 600000) */
+    int32_t num_network_threads;     /* num.network.threads (default 2) */
+    int64_t socket_send_buffer_limit;/* socket.output.max.bytes: stop reading above (default 64 MiB) */
+    int32_t fetch_max_wait_cap_ms;   /* replica.fetch.wait.max.ms-like cap on long polls (default 30000) */
+    bool log_flush_sync;             /* log.flush.sync (default true) */
+    int32_t log_column_families;     /* log.column.families (default 4) */
+    int64_t log_tail_cache_bytes;    /* log.tail.cache.bytes (default 8 MiB per partition) */
+    int64_t rocksdb_block_cache_bytes; /* rocksdb.block.cache.bytes (default 256 MiB) */
+    char *log_level;                 /* log.level: error|warn|info|debug (default info) */
+} rn_config;
+
+typedef enum {
+    RN_CONFIG_BOOL, RN_CONFIG_INT32, RN_CONFIG_INT64, RN_CONFIG_STRING,
+} rn_config_type;
+
+typedef struct {
+    const char *name;
+    rn_config_type type;
+    const char *default_value; /* as text, parsed like a file value */
+    int64_t min, max;          /* bounds for ints; ignored otherwise */
+    size_t offset;             /* offsetof(rn_config, field) */
+    const char *doc;
+    const char *const *choices; /* NULL-terminated allowed strings, or NULL */
+} rn_config_key;
+
+/* The table, in display order, ending with a row whose name is NULL. */
+extern const rn_config_key rn_config_keys[];
+
+/* Set every field to its default. */
+void rn_config_defaults(rn_config *c);
+
+/* Read a server.properties-style file: `key=value` (or `key: value`), `#`/`!`
+ * comments, blank lines, surrounding whitespace trimmed. An unknown key, a bad value or
+ * a missing file returns -1 with a message naming the file, line and key in err (e.g.
+ * "conf/runnel.conf:12: unknown key 'num.partiton'"). */
+int rn_config_load_file(rn_config *c, const char *path, char *err, size_t errlen);
+
+/* Apply one "key=value" override (from --set); same checks, message names --set. */
+int rn_config_set(rn_config *c, const char *assignment, char *err, size_t errlen);
+
+/* After all sources: parse listeners/advertised.listeners into the arrays and check
+ * cross-key rules. -1 with a message on error. */
+int rn_config_finish(rn_config *c, char *err, size_t errlen);
+
+/* The current value of a key as text (into buf); NULL for unknown keys. */
+const char *rn_config_get_text(const rn_config *c, const rn_config_key *k, char *buf, size_t len);
+
+/* Free the strings the config owns. */
+void rn_config_free(rn_config *c);
+
+#endif
