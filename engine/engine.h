@@ -28,6 +28,7 @@ typedef struct {
     int64_t retention_check_interval_ms; /* log.retention.check.interval.ms; 0: no thread */
     size_t rocksdb_block_cache_bytes;
     /* Broker-wide defaults that topic configs fall back to. */
+    int32_t default_partitions;      /* num.partitions: used when a create asks for -1 */
     int64_t default_retention_ms;    /* log.retention.ms, -1 = forever */
     int64_t default_retention_bytes; /* log.retention.bytes, -1 = unlimited */
     int32_t default_max_message_bytes; /* message.max.bytes */

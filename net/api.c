@@ -1,0 +1,42 @@
+/* net/api.c: the API table. ApiVersions advertises exactly these rows; the minimum is 0
+ * everywhere because librdkafka enables features by probing low versions
+ * (PROTOCOL.md trap 1), even where old versions are answered with an error. */
+#include "api.h"
+
+#include "rnlog.h"
+
+static const rn_api rn_apis[] = {
+    {0, "Produce", 0, 8, 9, rn_api_produce},
+    {1, "Fetch", 0, 11, 12, rn_api_fetch},
+    {2, "ListOffsets", 0, 5, 6, rn_api_list_offsets},
+    {3, "Metadata", 0, 8, 9, rn_api_metadata},
+    {18, "ApiVersions", 0, 3, 3, rn_api_api_versions},
+    {19, "CreateTopics", 0, 4, 5, rn_api_create_topics},
+    {20, "DeleteTopics", 0, 3, 4, rn_api_delete_topics},
+    {21, "DeleteRecords", 0, 1, 2, rn_api_delete_records},
+    {22, "InitProducerId", 0, 1, 2, rn_api_init_producer_id},
+    {32, "DescribeConfigs", 0, 2, 4, rn_api_describe_configs},
+    {33, "AlterConfigs", 0, 1, 2, rn_api_alter_configs},
+    {37, "CreatePartitions", 0, 1, 2, rn_api_create_partitions},
+    {44, "IncrementalAlterConfigs", 0, 0, 1, rn_api_incremental_alter_configs},
+};
+
+const rn_api *rn_api_find(int16_t key) {
+    for (size_t i = 0; i < sizeof rn_apis / sizeof rn_apis[0]; i++)
+        if (rn_apis[i].key == key) return &rn_apis[i];
+    return NULL;
+}
+
+const rn_api *rn_api_table(int *count) {
+    *count = (int)(sizeof rn_apis / sizeof rn_apis[0]);
+    return rn_apis;
+}
+
+enum rn_api_result rn_api_malformed(rn_request *req) {
+    rn_log_warn("malformed %s v%d request (correlation id %d) at body offset %zu: cannot read %s "
+                "(%s:%d); closing the connection",
+                req->api ? req->api->name : "?", req->api_version, req->correlation_id,
+                rn_reader_offset(&req->body), req->body.fail_what ? req->body.fail_what : "?",
+                req->body.fail_file ? req->body.fail_file : "?", req->body.fail_line);
+    return RN_API_MALFORMED;
+}

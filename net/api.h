@@ -1,0 +1,87 @@
+/* net/api.h: the table of Kafka APIs this broker speaks (key, name, versions, handler),
+ * which ApiVersions reads, and the request a handler serves.
+ *
+ * A handler reads its request body from req->body and writes its response body into
+ * resp (the connection writes the size and response header). It returns RN_API_DONE,
+ * RN_API_NO_RESPONSE (acks=0 produce), RN_API_DEFERRED (it will call
+ * rn_request_complete later: a long-polling fetch), or RN_API_MALFORMED (the connection
+ * is closed, with a log line naming the API, version and failing field). */
+#ifndef RN_API_H
+#define RN_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "codec.h"
+#include "engine.h"
+
+typedef struct rn_server rn_server;
+typedef struct rn_conn rn_conn;
+typedef struct rn_request rn_request;
+
+enum rn_api_result { RN_API_DONE = 0, RN_API_NO_RESPONSE, RN_API_DEFERRED, RN_API_MALFORMED };
+
+struct rn_request {
+    int16_t api_key, api_version;
+    int32_t correlation_id;
+    rn_bytes client_id;
+    rn_reader body;          /* positioned at the body; flexible per the API table */
+    rn_writer resp;          /* the response body */
+    rn_arena arena;          /* freed with the request */
+    uint8_t *frame;          /* the request bytes (owned); decoded fields point here */
+    size_t frame_len;
+    rn_server *server;
+    rn_conn *conn;
+    const struct rn_api *api;
+    int64_t received_us;
+    enum { RN_REQ_RUNNING, RN_REQ_DONE, RN_REQ_SKIP } state;
+    /* Deferred requests: called if the connection closes first (must release
+     * everything the handler holds, e.g. parked fetch state). */
+    void (*cancel)(rn_request *req);
+    void *handler_state;
+    rn_request *next;        /* the connection's in-order queue */
+};
+
+typedef enum rn_api_result (*rn_api_handler)(rn_request *req);
+
+typedef struct rn_api {
+    int16_t key;
+    const char *name;
+    int16_t min_version, max_version; /* advertised in ApiVersions */
+    int16_t flexible_from;            /* first flexible version, or -1 */
+    rn_api_handler handler;
+} rn_api;
+
+/* The row for key, or NULL. */
+const rn_api *rn_api_find(int16_t key);
+/* All rows, for ApiVersions. */
+const rn_api *rn_api_table(int *count);
+static inline bool rn_api_flexible(const rn_api *api, int16_t version) {
+    return api->flexible_from >= 0 && version >= api->flexible_from;
+}
+
+/* Finish a deferred request: its response body is in req->resp. Any thread that owns
+ * the request's connection (its network thread). */
+void rn_request_complete(rn_request *req);
+
+/* Log a malformed request (API, version, offset, failing field) and return
+ * RN_API_MALFORMED; handlers `return rn_api_malformed(req);` at err_parse. */
+enum rn_api_result rn_api_malformed(rn_request *req);
+
+/* The handlers, one per API (net/api_<name>.c). */
+enum rn_api_result rn_api_produce(rn_request *req);
+enum rn_api_result rn_api_fetch(rn_request *req);
+enum rn_api_result rn_api_list_offsets(rn_request *req);
+enum rn_api_result rn_api_metadata(rn_request *req);
+enum rn_api_result rn_api_api_versions(rn_request *req);
+enum rn_api_result rn_api_create_topics(rn_request *req);
+enum rn_api_result rn_api_delete_topics(rn_request *req);
+enum rn_api_result rn_api_create_partitions(rn_request *req);
+enum rn_api_result rn_api_describe_configs(rn_request *req);
+enum rn_api_result rn_api_alter_configs(rn_request *req);
+enum rn_api_result rn_api_incremental_alter_configs(rn_request *req);
+enum rn_api_result rn_api_delete_records(rn_request *req);
+enum rn_api_result rn_api_init_producer_id(rn_request *req);
+
+#endif

@@ -1,0 +1,297 @@
+/* net/api_fetch.c: Fetch (key 1), v0-11, with long-polling.
+ *
+ * The response is built from the partitions' logs; if it holds fewer than min_bytes
+ * bytes of records, the request parks: it watches every partition it reads, and the
+ * first append (any thread) or max_wait_ms (capped by fetch.max.wait.cap.ms) wakes it on
+ * its connection's thread to build the response again. Responses are sessionless
+ * (session id 0): every fetch names all its partitions, as librdkafka, kafkajs and
+ * kafka-python send them. Fetch v0-3 can only carry message formats v0/v1, which runnel
+ * does not store: those partitions answer UNSUPPORTED_FOR_MESSAGE_FORMAT. */
+#include <event2/event.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "api.h"
+#include "conn.h"
+#include "rnlog.h"
+
+typedef struct fetch_state fetch_state;
+
+typedef struct {
+    int32_t index;
+    int32_t current_leader_epoch;
+    int64_t fetch_offset;
+    int32_t partition_max_bytes;
+    rn_partition *p; /* NULL when err */
+    rn_err err;
+    rn_watcher watcher;
+} fetch_partition;
+
+typedef struct {
+    char *name;
+    int32_t npartitions;
+    fetch_partition *partitions;
+} fetch_topic;
+
+struct fetch_state {
+    rn_request *req;
+    int32_t ntopics;
+    fetch_topic *topics;
+    int32_t min_bytes, max_bytes;
+    int32_t session_id, session_epoch;
+    struct event *wake, *timer;
+    bool watching;
+};
+
+typedef struct {
+    rn_writer *w;
+} fetch_sink_ctx;
+
+static int fetch_sink(void *ctx, const uint8_t *batch, size_t len) {
+    fetch_sink_ctx *sc = ctx;
+    rn_write_raw(sc->w, batch, len);
+    return sc->w->failed ? 1 : 0;
+}
+
+/* Build the whole response into req->resp; returns the bytes of records in it and sets
+ * *any_error when a partition answered with an error (which makes Kafka answer at once). */
+static size_t fetch_build(fetch_state *st, bool *any_error) {
+    rn_request *req = st->req;
+    int16_t v = req->api_version;
+    rn_writer *w = &req->resp;
+    w->len = 0;
+    w->failed = false;
+    size_t total = 0;
+    *any_error = false;
+
+    rn_err top_err = RN_KAFKA_NONE;
+    if (v >= 7 && st->session_id != 0) top_err = RN_KAFKA_FETCH_SESSION_ID_NOT_FOUND;
+
+    if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
+    if (v >= 7) {
+        rn_write_i16(w, rn_err_wire(top_err));
+        rn_write_i32(w, 0); /* session_id: sessionless */
+    }
+    if (top_err) {
+        *any_error = true;
+        rn_write_array_len(w, 0);
+        rn_write_tags(w);
+        return 0;
+    }
+    rn_write_array_len(w, st->ntopics);
+    for (int32_t t = 0; t < st->ntopics; t++) {
+        fetch_topic *ft = &st->topics[t];
+        rn_write_string(w, ft->name);
+        rn_write_array_len(w, ft->npartitions);
+        for (int32_t i = 0; i < ft->npartitions; i++) {
+            fetch_partition *fp = &ft->partitions[i];
+            rn_partition_offsets off = {-1, -1, -1, -1, -1, 0};
+            rn_err err = fp->err;
+            size_t got = 0;
+            rn_write_i32(w, fp->index);
+            size_t err_pos = w->len;
+            rn_write_i16(w, 0);
+            size_t off_pos = w->len;
+            rn_write_i64(w, -1); /* high_watermark */
+            if (v >= 4) rn_write_i64(w, -1); /* last_stable_offset */
+            if (v >= 5) rn_write_i64(w, -1); /* log_start_offset */
+            if (v >= 4) rn_write_array_len(w, -1); /* aborted_transactions: none */
+            if (v >= 11) rn_write_i32(w, -1);      /* preferred_read_replica */
+            size_t len_pos = rn_write_i32_placeholder(w);
+            if (!err && fp->p) {
+                size_t room = (size_t)st->max_bytes > total ? (size_t)st->max_bytes - total : 0;
+                size_t limit = (size_t)fp->partition_max_bytes < room
+                                   ? (size_t)fp->partition_max_bytes
+                                   : room;
+                fetch_sink_ctx sc = {w};
+                err = rn_partition_read(fp->p, fp->fetch_offset, limit, total == 0, fetch_sink,
+                                        &sc, &off, &got);
+                if (err) {
+                    w->len = len_pos + 4; /* drop anything partial */
+                    got = 0;
+                    rn_partition_offsets_get(fp->p, &off);
+                }
+            }
+            if (err) *any_error = true;
+            total += got;
+            /* Patch the fields now known. */
+            rn_write_i32_at(w, len_pos, (int32_t)got);
+            if (!w->failed) {
+                uint8_t *b = w->buf;
+                b[err_pos] = (uint8_t)((uint16_t)rn_err_wire(err) >> 8);
+                b[err_pos + 1] = (uint8_t)rn_err_wire(err);
+                int64_t vals[3] = {off.high_watermark, off.last_stable_offset,
+                                   off.log_start_offset};
+                int nvals = v >= 5 ? 3 : v >= 4 ? 2 : 1;
+                for (int k = 0; k < nvals; k++) {
+                    rn_put_be32(b + off_pos + 8 * k, (uint32_t)((uint64_t)vals[k] >> 32));
+                    rn_put_be32(b + off_pos + 8 * k + 4, (uint32_t)vals[k]);
+                }
+            }
+            rn_write_tags(w);
+        }
+        rn_write_tags(w);
+    }
+    rn_write_tags(w);
+    return total;
+}
+
+static void fetch_unwatch(fetch_state *st) {
+    if (!st->watching) return;
+    for (int32_t t = 0; t < st->ntopics; t++)
+        for (int32_t i = 0; i < st->topics[t].npartitions; i++) {
+            fetch_partition *fp = &st->topics[t].partitions[i];
+            if (fp->p) rn_partition_unwatch(fp->p, &fp->watcher);
+        }
+    st->watching = false;
+}
+
+static void fetch_release(fetch_state *st) {
+    fetch_unwatch(st);
+    if (st->wake) event_free(st->wake);
+    if (st->timer) event_free(st->timer);
+    st->wake = st->timer = NULL;
+}
+
+static void fetch_cancel(rn_request *req) { fetch_release(req->handler_state); }
+
+static void fetch_finish(fetch_state *st) {
+    fetch_release(st);
+    rn_request_complete(st->req); /* frees the request and st with it */
+}
+
+static void fetch_wake_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    fetch_state *st = arg;
+    bool any_error;
+    size_t got = fetch_build(st, &any_error);
+    if (got >= (size_t)st->min_bytes || any_error || st->req->resp.failed) fetch_finish(st);
+}
+
+static void fetch_timeout_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    fetch_state *st = arg;
+    bool any_error;
+    fetch_build(st, &any_error);
+    fetch_finish(st);
+}
+
+/* Runs on the appending thread: only wake the fetch's own loop. */
+static void fetch_notify(rn_watcher *w) { event_active(((fetch_state *)w->ctx)->wake, EV_READ, 0); }
+
+enum rn_api_result rn_api_fetch(rn_request *req) {
+    rn_reader *r = &req->body;
+    int16_t v = req->api_version;
+    const rn_server_options *o = rn_conn_opts(req->conn);
+    fetch_state *st = rn_arena_alloc(&req->arena, sizeof *st);
+    if (!st) goto err_parse;
+    st->req = req;
+    st->session_epoch = -1;
+    int32_t replica_id, max_wait_ms;
+    int8_t isolation_level = 0;
+    RN_R_I32(r, &replica_id);
+    RN_R_I32(r, &max_wait_ms);
+    RN_R_I32(r, &st->min_bytes);
+    st->max_bytes = INT32_MAX;
+    if (v >= 3) RN_R_I32(r, &st->max_bytes);
+    if (v >= 4) RN_R_I8(r, &isolation_level);
+    if (v >= 7) {
+        RN_R_I32(r, &st->session_id);
+        RN_R_I32(r, &st->session_epoch);
+    }
+    RN_R_ARRAY(r, &st->ntopics, 6);
+    if (st->ntopics > 0) {
+        st->topics = rn_arena_calloc(&req->arena, (size_t)st->ntopics, sizeof *st->topics);
+        if (!st->topics) goto err_parse;
+    }
+    for (int32_t t = 0; t < st->ntopics; t++) {
+        fetch_topic *ft = &st->topics[t];
+        rn_bytes name;
+        RN_R_STR(r, &name);
+        ft->name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        RN_R_ARRAY(r, &ft->npartitions, 16);
+        if (!ft->name) goto err_parse;
+        if (ft->npartitions > 0) {
+            ft->partitions = rn_arena_calloc(&req->arena, (size_t)ft->npartitions,
+                                             sizeof *ft->partitions);
+            if (!ft->partitions) goto err_parse;
+        }
+        for (int32_t i = 0; i < ft->npartitions; i++) {
+            fetch_partition *fp = &ft->partitions[i];
+            int64_t log_start_offset;
+            fp->current_leader_epoch = -1;
+            RN_R_I32(r, &fp->index);
+            if (v >= 9) RN_R_I32(r, &fp->current_leader_epoch);
+            RN_R_I64(r, &fp->fetch_offset);
+            if (v >= 5) RN_R_I64(r, &log_start_offset);
+            RN_R_I32(r, &fp->partition_max_bytes);
+            RN_R_TAGS(r);
+        }
+        RN_R_TAGS(r);
+    }
+    /* forgotten_topics_data (v7+) and rack_id (v11+) matter only to fetch sessions and
+     * follower fetching; the rest of the body is not needed. */
+
+    for (int32_t t = 0; t < st->ntopics; t++)
+        for (int32_t i = 0; i < st->topics[t].npartitions; i++) {
+            fetch_partition *fp = &st->topics[t].partitions[i];
+            if (v < 4) {
+                fp->err = RN_KAFKA_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+                continue;
+            }
+            if (fp->partition_max_bytes < 0) {
+                fp->err = RN_KAFKA_INVALID_FETCH_SIZE;
+                continue;
+            }
+            fp->p = rn_engine_partition(o->engine, st->topics[t].name, fp->index, &fp->err);
+            if (fp->p && fp->current_leader_epoch >= 0) {
+                rn_partition_offsets off;
+                if (rn_partition_offsets_get(fp->p, &off) == 0) {
+                    if (fp->current_leader_epoch < off.leader_epoch)
+                        fp->err = RN_KAFKA_FENCED_LEADER_EPOCH;
+                    else if (fp->current_leader_epoch > off.leader_epoch)
+                        fp->err = RN_KAFKA_UNKNOWN_LEADER_EPOCH;
+                }
+            }
+        }
+
+    bool any_error;
+    size_t got = fetch_build(st, &any_error);
+    if (got >= (size_t)st->min_bytes || max_wait_ms <= 0 || any_error || req->resp.failed)
+        return RN_API_DONE;
+
+    /* Park: the wake event first (a watcher may fire at once), then watch, then look
+     * once more so an append that raced the watch is not missed. */
+    st->wake = event_new(rn_conn_base(req->conn), -1, 0, fetch_wake_cb, st);
+    st->timer = evtimer_new(rn_conn_base(req->conn), fetch_timeout_cb, st);
+    if (!st->wake || !st->timer) {
+        fetch_release(st);
+        return RN_API_DONE;
+    }
+    for (int32_t t = 0; t < st->ntopics; t++)
+        for (int32_t i = 0; i < st->topics[t].npartitions; i++) {
+            fetch_partition *fp = &st->topics[t].partitions[i];
+            if (!fp->p) continue;
+            fp->watcher.notify = fetch_notify;
+            fp->watcher.ctx = st;
+            rn_partition_watch(fp->p, &fp->watcher);
+        }
+    st->watching = true;
+    got = fetch_build(st, &any_error);
+    if (got >= (size_t)st->min_bytes || any_error || req->resp.failed) {
+        fetch_release(st);
+        return RN_API_DONE;
+    }
+    int32_t wait = max_wait_ms;
+    if (o->fetch_max_wait_cap_ms > 0 && wait > o->fetch_max_wait_cap_ms)
+        wait = o->fetch_max_wait_cap_ms;
+    struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+    evtimer_add(st->timer, &tv);
+    req->handler_state = st;
+    req->cancel = fetch_cancel;
+    return RN_API_DEFERRED;
+err_parse:
+    return rn_api_malformed(req);
+}

@@ -1,0 +1,143 @@
+/* net/api_metadata.c: Metadata (key 3), v0-8: brokers, cluster id, and each topic's
+ * partitions with this node as leader, replica and in-sync replica. v0 asks for all
+ * topics with an empty list; v1+ with a null list. Requested topics that do not exist
+ * are created when auto.create.topics.enable and the request allows it (always for
+ * v0-3, allow_auto_topic_creation from v4). */
+#include <string.h>
+
+#include "api.h"
+#include "conn.h"
+#include "rnlog.h"
+
+static void write_topic(rn_writer *w, int16_t v, const rn_topic_meta *t, int32_t node_id) {
+    rn_write_i16(w, RN_KAFKA_NONE);
+    rn_write_string(w, t->name);
+    if (v >= 1) rn_write_bool(w, false); /* is_internal */
+    rn_write_array_len(w, t->partition_count);
+    for (int32_t i = 0; i < t->partition_count; i++) {
+        rn_write_i16(w, RN_KAFKA_NONE);
+        rn_write_i32(w, t->partitions[i].index);
+        rn_write_i32(w, node_id); /* leader_id */
+        if (v >= 7) rn_write_i32(w, t->partitions[i].leader_epoch);
+        rn_write_array_len(w, 1); /* replica_nodes */
+        rn_write_i32(w, node_id);
+        rn_write_array_len(w, 1); /* isr_nodes */
+        rn_write_i32(w, node_id);
+        if (v >= 5) rn_write_array_len(w, 0); /* offline_replicas */
+        rn_write_tags(w);
+    }
+    if (v >= 8) rn_write_i32(w, INT32_MIN); /* topic_authorized_operations: not asked */
+    rn_write_tags(w);
+}
+
+static void write_topic_error(rn_writer *w, int16_t v, const char *name, rn_err err) {
+    rn_write_i16(w, rn_err_wire(err));
+    rn_write_string(w, name);
+    if (v >= 1) rn_write_bool(w, false);
+    rn_write_array_len(w, 0);
+    if (v >= 8) rn_write_i32(w, INT32_MIN);
+    rn_write_tags(w);
+}
+
+static bool meta_has(const rn_topic_meta *t, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0) return true;
+    return false;
+}
+
+enum rn_api_result rn_api_metadata(rn_request *req) {
+    rn_reader *r = &req->body;
+    int16_t v = req->api_version;
+    const rn_server_options *o = rn_conn_opts(req->conn);
+    int32_t ntopics;
+    RN_R_ARRAY(r, &ntopics, 2);
+    char **names = NULL;
+    if (ntopics > 0) {
+        names = rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *names);
+        if (!names) goto err_parse;
+    }
+    for (int32_t i = 0; i < ntopics; i++) {
+        rn_bytes name;
+        RN_R_STR(r, &name);
+        names[i] = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        if (!names[i]) goto err_parse;
+        RN_R_TAGS(r);
+    }
+    bool allow_auto_create = true;
+    if (v >= 4) RN_R_BOOL(r, &allow_auto_create);
+    if (v >= 8) {
+        bool cluster_ops, topic_ops;
+        RN_R_BOOL(r, &cluster_ops);
+        RN_R_BOOL(r, &topic_ops);
+    }
+    RN_R_TAGS(r);
+
+    bool all = (v == 0 && ntopics == 0) || ntopics < 0;
+    rn_topic_meta *topics = NULL;
+    int count = 0;
+    rn_err err = rn_engine_topics(o->engine, all ? NULL : (const char *const *)names,
+                                  all ? 0 : ntopics, &topics, &count);
+    if (err) count = 0;
+
+    /* Auto-create what was asked for and is missing, then look again. */
+    bool created = false;
+    if (!all && !err && o->auto_create_topics && allow_auto_create) {
+        for (int32_t i = 0; i < ntopics; i++) {
+            if (meta_has(topics, count, names[i]) ||
+                !rn_topic_name_valid(names[i], strlen(names[i])))
+                continue;
+            rn_err cerr = rn_engine_create_topic(o->engine, names[i], -1, NULL, 0, false, NULL, 0);
+            if (cerr == RN_KAFKA_NONE) {
+                rn_log_info("auto-created topic '%s'", names[i]);
+                created = true;
+            }
+        }
+        if (created) {
+            rn_topic_meta_free(topics, count);
+            topics = NULL;
+            count = 0;
+            err = rn_engine_topics(o->engine, (const char *const *)names, ntopics, &topics, &count);
+            if (err) count = 0;
+        }
+    }
+
+    rn_writer *w = &req->resp;
+    if (v >= 3) rn_write_i32(w, 0); /* throttle_time_ms */
+    rn_write_array_len(w, 1);       /* brokers: this one */
+    const rn_endpoint *adv = &o->advertised[req->conn->listener];
+    rn_write_i32(w, o->node_id);
+    rn_write_string(w, adv->host);
+    rn_write_i32(w, adv->port);
+    if (v >= 1) rn_write_string(w, NULL); /* rack */
+    rn_write_tags(w);
+    if (v >= 2) rn_write_string(w, rn_engine_cluster_id(o->engine));
+    if (v >= 1) rn_write_i32(w, o->node_id); /* controller_id */
+
+    /* Topics that exist, then one error entry per distinct requested name that does not. */
+    int32_t nmissing = 0;
+    for (int32_t i = 0; !all && i < ntopics; i++) {
+        bool dup = false;
+        for (int32_t j = 0; j < i && !dup; j++) dup = strcmp(names[i], names[j]) == 0;
+        if (dup || meta_has(topics, count, names[i])) {
+            names[i] = NULL; /* answered already */
+            continue;
+        }
+        nmissing++;
+    }
+    rn_write_array_len(w, count + nmissing);
+    for (int i = 0; i < count; i++) write_topic(w, v, &topics[i], o->node_id);
+    for (int32_t i = 0; !all && i < ntopics; i++) {
+        if (!names[i]) continue;
+        rn_err terr = err ? err
+                      : !rn_topic_name_valid(names[i], strlen(names[i]))
+                          ? RN_KAFKA_INVALID_TOPIC_EXCEPTION
+                          : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+        write_topic_error(w, v, names[i], terr);
+    }
+    if (v >= 8) rn_write_i32(w, INT32_MIN); /* cluster_authorized_operations */
+    rn_write_tags(w);
+    rn_topic_meta_free(topics, count);
+    return RN_API_DONE;
+err_parse:
+    return rn_api_malformed(req);
+}

@@ -1,0 +1,123 @@
+/* net/api_produce.c: Produce (key 0), v0-8. Each partition's record set is validated
+ * (RecordBatch v2 only, CRC32C, sizes) and appended as one atomic write; the response
+ * carries the base offset of the appended records, or the error, per partition. acks=0
+ * is served like acks=1 but answered with nothing at all; on a single broker acks=1 and
+ * acks=all are the same promise (durable per log.flush.sync before the answer). */
+#include <string.h>
+
+#include "api.h"
+#include "batch.h"
+#include "conn.h"
+#include "rnlog.h"
+
+typedef struct {
+    int32_t index;
+    rn_bytes records;
+    rn_err err;
+    rn_append_result res;
+} produce_partition;
+
+typedef struct {
+    char *name;
+    int32_t npartitions;
+    produce_partition *partitions;
+} produce_topic;
+
+static rn_err produce_partition_append(rn_request *req, const char *topic, int32_t index,
+                                       rn_bytes records, rn_append_result *res) {
+    const rn_server_options *o = rn_conn_opts(req->conn);
+    if (records.len <= 0) return RN_KAFKA_CORRUPT_MESSAGE;
+    rn_err err;
+    rn_partition *p = rn_engine_partition(o->engine, topic, index, &err);
+    if (!p) return err;
+    int nbatches;
+    err = rn_batch_validate_set(records.ptr, (size_t)records.len, &nbatches);
+    if (err) {
+        rn_log_warn("produce to %s-%d from %s: %s", topic, index, req->conn->peer,
+                    rn_err_name(err));
+        return err;
+    }
+    /* The request frame is ours: the engine rewrites base offsets in place. */
+    return rn_partition_append(p, (uint8_t *)records.ptr, (size_t)records.len, res);
+}
+
+enum rn_api_result rn_api_produce(rn_request *req) {
+    rn_reader *r = &req->body;
+    int16_t v = req->api_version;
+    rn_bytes transactional_id = {NULL, -1};
+    int16_t acks;
+    int32_t timeout_ms, ntopics;
+    if (v >= 3) RN_R_STR(r, &transactional_id);
+    RN_R_I16(r, &acks);
+    RN_R_I32(r, &timeout_ms);
+    RN_R_ARRAY(r, &ntopics, 6);
+    produce_topic *topics = ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)ntopics,
+                                                          sizeof *topics)
+                                        : NULL;
+    if (ntopics > 0 && !topics) goto err_parse;
+
+    rn_err request_err = RN_KAFKA_NONE;
+    if (acks != 0 && acks != 1 && acks != -1) request_err = RN_KAFKA_INVALID_REQUIRED_ACKS;
+    if (!request_err && transactional_id.len >= 0)
+        request_err = RN_KAFKA_TRANSACTIONAL_ID_AUTHORIZATION_FAILED; /* no transactions yet */
+
+    for (int32_t t = 0; t < ntopics; t++) {
+        rn_bytes name;
+        RN_R_STR(r, &name);
+        topics[t].name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        RN_R_ARRAY(r, &topics[t].npartitions, 8);
+        if (!topics[t].name) goto err_parse;
+        if (topics[t].npartitions > 0) {
+            topics[t].partitions = rn_arena_calloc(&req->arena, (size_t)topics[t].npartitions,
+                                                   sizeof *topics[t].partitions);
+            if (!topics[t].partitions) goto err_parse;
+        }
+        for (int32_t i = 0; i < topics[t].npartitions; i++) {
+            produce_partition *pp = &topics[t].partitions[i];
+            RN_R_I32(r, &pp->index);
+            RN_R_BYTES(r, &pp->records);
+            RN_R_TAGS(r);
+        }
+        RN_R_TAGS(r);
+    }
+    RN_R_TAGS(r);
+
+    /* The whole request parsed: only now append, so a malformed request writes nothing. */
+    for (int32_t t = 0; t < ntopics; t++) {
+        for (int32_t i = 0; i < topics[t].npartitions; i++) {
+            produce_partition *pp = &topics[t].partitions[i];
+            pp->res.base_offset = pp->res.log_append_time = pp->res.log_start_offset = -1;
+            pp->err = request_err ? request_err
+                                  : produce_partition_append(req, topics[t].name, pp->index,
+                                                             pp->records, &pp->res);
+            if (pp->err) pp->res.base_offset = pp->res.log_append_time = -1;
+        }
+    }
+    if (acks == 0) return RN_API_NO_RESPONSE;
+
+    rn_writer *w = &req->resp;
+    rn_write_array_len(w, ntopics);
+    for (int32_t t = 0; t < ntopics; t++) {
+        rn_write_string(w, topics[t].name);
+        rn_write_array_len(w, topics[t].npartitions);
+        for (int32_t i = 0; i < topics[t].npartitions; i++) {
+            const produce_partition *pp = &topics[t].partitions[i];
+            rn_write_i32(w, pp->index);
+            rn_write_i16(w, rn_err_wire(pp->err));
+            rn_write_i64(w, pp->res.base_offset);
+            if (v >= 2) rn_write_i64(w, pp->res.log_append_time);
+            if (v >= 5) rn_write_i64(w, pp->res.log_start_offset);
+            if (v >= 8) {
+                rn_write_array_len(w, 0); /* record_errors: whole-batch errors for now */
+                rn_write_string(w, pp->err ? rn_err_message(pp->err) : NULL);
+            }
+            rn_write_tags(w);
+        }
+        rn_write_tags(w);
+    }
+    if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
+    rn_write_tags(w);
+    return RN_API_DONE;
+err_parse:
+    return rn_api_malformed(req);
+}

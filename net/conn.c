@@ -1,0 +1,329 @@
+/* net/conn.c: one Kafka connection: framing, request dispatch, in-order responses,
+ * back-pressure and idle timeout.
+ *
+ *   +-----------------+-----------------------------+
+ *   | size int32 BE   | request header + body       |   size bytes follow the prefix;
+ *   +-----------------+-----------------------------+   size is checked against
+ *                                                       socket.request.max.bytes before
+ *                                                       anything is allocated.
+ * Invariant: c->head..c->tail holds every request not yet answered, in arrival order;
+ * only the head's response may be written. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "rnlog.h"
+
+#define RN_CONN_MAX_INFLIGHT 128
+
+static void conn_process_input(rn_conn *c);
+
+const rn_server_options *rn_conn_opts(const rn_conn *c) {
+    return rn_server_opts(c->thread->server);
+}
+
+struct event_base *rn_conn_base(const rn_conn *c) { return c->thread->base; }
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void request_free(rn_request *req) {
+    rn_writer_free(&req->resp);
+    rn_arena_free(&req->arena);
+    free(req->frame);
+    free(req);
+}
+
+static void free_stolen(const void *data, size_t len, void *extra) {
+    (void)len;
+    (void)extra;
+    free((void *)data);
+}
+
+/* Pause reading while the output is above the high-water mark or too many requests
+ * wait; resume below half of it. */
+static void conn_update_flow(rn_conn *c) {
+    const rn_server_options *o = rn_conn_opts(c);
+    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+    bool too_much = out > o->output_high_water || c->inflight >= RN_CONN_MAX_INFLIGHT;
+    if (!c->paused && (too_much || c->close_after_flush)) {
+        c->paused = true;
+        bufferevent_disable(c->bev, EV_READ);
+    } else if (c->paused && !c->close_after_flush && out <= o->output_high_water / 2 &&
+               c->inflight < RN_CONN_MAX_INFLIGHT / 2) {
+        c->paused = false;
+        bufferevent_enable(c->bev, EV_READ);
+        if (!c->processing) conn_process_input(c);
+    }
+}
+
+/* Write every finished response at the head of the queue. */
+static void conn_flush(rn_conn *c) {
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    while (c->head && c->head->state != RN_REQ_RUNNING) {
+        rn_request *req = c->head;
+        if (req->state == RN_REQ_DONE && !req->resp.failed) {
+            /* Response header v0 is the correlation id; v1 (flexible responses) adds a
+             * tag section, except ApiVersions, whose header stays v0 so a client can
+             * read it before it knows what the broker speaks (PROTOCOL.md trap 2). */
+            bool header_tags = req->api && rn_api_flexible(req->api, req->api_version) &&
+                               req->api_key != 18;
+            uint8_t hdr[9];
+            size_t hlen = header_tags ? 9 : 8;
+            rn_put_be32(hdr, (uint32_t)(hlen - 4 + req->resp.len));
+            rn_put_be32(hdr + 4, (uint32_t)req->correlation_id);
+            hdr[8] = 0;
+            evbuffer_add(out, hdr, hlen);
+            size_t len;
+            uint8_t *body = rn_writer_steal(&req->resp, &len);
+            if (len)
+                evbuffer_add_reference(out, body, len, free_stolen, NULL);
+            else
+                free(body);
+        } else if (req->state == RN_REQ_DONE) {
+            rn_log_error("out of memory building a %s response for %s; closing",
+                         req->api ? req->api->name : "?", c->peer);
+            c->close_after_flush = true;
+        }
+        c->head = req->next;
+        if (!c->head) c->tail = NULL;
+        c->inflight--;
+        request_free(req);
+    }
+}
+
+void rn_request_complete(rn_request *req) {
+    rn_conn *c = req->conn;
+    req->state = RN_REQ_DONE;
+    conn_flush(c);
+    conn_update_flow(c);
+}
+
+/* Answer a request we cannot serve with the bare error an old client can read:
+ * correlation id then int16 UNSUPPORTED_VERSION, and close once it is written. */
+static void conn_reject(rn_conn *c, int32_t correlation_id, const char *why) {
+    rn_log_warn("%s: %s; answering UNSUPPORTED_VERSION and closing", c->peer, why);
+    uint8_t b[10];
+    rn_put_be32(b, 6);
+    rn_put_be32(b + 4, (uint32_t)correlation_id);
+    b[8] = 0;
+    b[9] = RN_KAFKA_UNSUPPORTED_VERSION;
+    evbuffer_add(bufferevent_get_output(c->bev), b, sizeof b);
+    c->close_after_flush = true;
+}
+
+/* Parse the header of one frame and run its handler. Takes the frame. Returns -1 when
+ * the connection was closed. */
+static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
+    rn_request *req = calloc(1, sizeof *req);
+    if (!req) {
+        free(frame);
+        rn_conn_close(c, "out of memory");
+        return -1;
+    }
+    req->frame = frame;
+    req->frame_len = len;
+    req->conn = c;
+    req->server = c->thread->server;
+    req->received_us = now_us();
+    rn_arena_init(&req->arena);
+
+    rn_reader h;
+    rn_reader_init(&h, frame, len, false);
+    RN_R_I16(&h, &req->api_key);
+    RN_R_I16(&h, &req->api_version);
+    RN_R_I32(&h, &req->correlation_id);
+    RN_R_STR(&h, &req->client_id); /* request header v1/v2: always a classic string */
+
+    req->api = rn_api_find(req->api_key);
+    if (!req->api) {
+        char why[96];
+        snprintf(why, sizeof why, "unknown API key %d", req->api_key);
+        conn_reject(c, req->correlation_id, why);
+        request_free(req);
+        return 0;
+    }
+    bool flexible = rn_api_flexible(req->api, req->api_version);
+    bool supported = req->api_version >= req->api->min_version &&
+                     req->api_version <= req->api->max_version;
+    if (!supported && req->api_key != 18) {
+        char why[96];
+        snprintf(why, sizeof why, "%s v%d is not supported", req->api->name, req->api_version);
+        conn_reject(c, req->correlation_id, why);
+        request_free(req);
+        return 0;
+    }
+    if (supported && flexible) RN_R_TAGS(&h); /* request header v2 */
+    rn_reader_init(&req->body, h.p, rn_reader_remaining(&h), supported && flexible);
+    /* An ApiVersions request at an unknown version is answered in the v0 body. */
+    rn_writer_init(&req->resp, 0, supported && flexible);
+
+    if (c->tail)
+        c->tail->next = req;
+    else
+        c->head = req;
+    c->tail = req;
+    c->inflight++;
+    req->state = RN_REQ_RUNNING;
+
+    switch (req->api->handler(req)) {
+    case RN_API_DONE: req->state = RN_REQ_DONE; break;
+    case RN_API_NO_RESPONSE: req->state = RN_REQ_SKIP; break;
+    case RN_API_DEFERRED: break;
+    case RN_API_MALFORMED: rn_conn_close(c, "malformed request"); return -1;
+    }
+    conn_flush(c);
+    return 0;
+
+err_parse:
+    rn_log_warn("%s: malformed request header (%zu bytes); closing", c->peer, len);
+    request_free(req);
+    rn_conn_close(c, NULL);
+    return -1;
+}
+
+static void conn_process_input(rn_conn *c) {
+    const rn_server_options *o = rn_conn_opts(c);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    c->processing = true;
+    while (!c->paused) {
+        uint8_t prefix[4];
+        size_t avail = evbuffer_get_length(in);
+        if (avail < 4) break;
+        evbuffer_copyout(in, prefix, 4);
+        int32_t size = (int32_t)rn_be32(prefix);
+        if (size < 8 || size > o->socket_request_max_bytes) {
+            rn_log_warn("%s: request size %d is outside 8..%d (socket.request.max.bytes); "
+                        "closing",
+                        c->peer, size, o->socket_request_max_bytes);
+            rn_conn_close(c, NULL);
+            return;
+        }
+        if (avail < 4 + (size_t)size) {
+            /* Wake only when the whole frame is here. */
+            bufferevent_setwatermark(c->bev, EV_READ, 4 + (size_t)size, 0);
+            break;
+        }
+        bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+        uint8_t *frame = malloc((size_t)size);
+        if (!frame) {
+            rn_conn_close(c, "out of memory");
+            return;
+        }
+        evbuffer_drain(in, 4);
+        evbuffer_remove(in, frame, (size_t)size);
+        if (conn_handle_frame(c, frame, (size_t)size) < 0) return;
+        conn_update_flow(c);
+    }
+    c->processing = false;
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *ctx) {
+    (void)bev;
+    conn_process_input(ctx);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *ctx) {
+    rn_conn *c = ctx;
+    if (c->close_after_flush && !c->head && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        rn_conn_close(c, NULL);
+        return;
+    }
+    conn_update_flow(c);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
+    rn_conn *c = ctx;
+    (void)bev;
+    if ((what & BEV_EVENT_TIMEOUT) && c->head) {
+        /* A parked fetch counts as activity: keep the connection. */
+        bufferevent_enable(c->bev, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT)
+        rn_conn_close(c, "idle longer than connections.max.idle.ms");
+    else if (what & BEV_EVENT_ERROR)
+        rn_conn_close(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    else
+        rn_conn_close(c, NULL); /* EOF */
+}
+
+void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener) {
+    const rn_server_options *o = rn_server_opts(t->server);
+    rn_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->thread = t;
+    c->listener = listener;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    evutil_make_socket_nonblocking(fd);
+    c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, o->output_high_water / 2, 0);
+    if (o->connections_max_idle_ms > 0) {
+        struct timeval tv = {o->connections_max_idle_ms / 1000,
+                             (o->connections_max_idle_ms % 1000) * 1000};
+        bufferevent_set_timeouts(c->bev, &tv, NULL);
+    }
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = t->conns;
+    if (t->conns) t->conns->prev = c;
+    t->conns = c;
+    rn_log_debug("%s: connected", c->peer);
+}
+
+void rn_conn_close(rn_conn *c, const char *why) {
+    if (why) rn_log_info("%s: closing connection: %s", c->peer, why);
+    rn_request *req = c->head;
+    while (req) {
+        rn_request *next = req->next;
+        if (req->state == RN_REQ_RUNNING && req->cancel) req->cancel(req);
+        request_free(req);
+        req = next;
+    }
+    c->head = c->tail = NULL;
+    bufferevent_free(c->bev);
+    rn_net_thread *t = c->thread;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    free(c);
+}

@@ -1,0 +1,59 @@
+/* net/conn.h: network threads and the connections they own (internal to net/).
+ *
+ * A connection belongs to one network thread for its whole life; everything that
+ * touches it runs on that thread, except rn_conn_wake-style event_active calls, which
+ * libevent makes thread-safe. Requests are queued in arrival order and their responses
+ * leave in that order, whatever order handlers finish in. */
+#ifndef RN_CONN_H
+#define RN_CONN_H
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "api.h"
+#include "server.h"
+
+typedef struct rn_net_thread rn_net_thread;
+
+typedef struct rn_pending_fd {
+    evutil_socket_t fd;
+    int listener;
+    struct rn_pending_fd *next;
+} rn_pending_fd;
+
+struct rn_net_thread {
+    int index;
+    pthread_t tid;
+    struct event_base *base;
+    struct event *notify;      /* new connections or stop */
+    pthread_mutex_t lock;      /* guards pending and stopping */
+    rn_pending_fd *pending;
+    bool stopping;
+    rn_conn *conns;            /* this thread's connections */
+    rn_server *server;
+};
+
+struct rn_conn {
+    rn_net_thread *thread;
+    struct bufferevent *bev;
+    int listener;              /* index of the listener that accepted it */
+    char peer[64];
+    rn_request *head, *tail;   /* in arrival order */
+    int inflight;
+    bool paused;               /* reading disabled by back-pressure */
+    bool processing;           /* inside conn_process_input */
+    bool close_after_flush;
+    rn_conn *next, *prev;
+};
+
+/* Take ownership of an accepted socket. */
+void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener);
+/* Close now: cancel deferred requests, free everything. */
+void rn_conn_close(rn_conn *c, const char *why);
+
+/* The server's view for handlers. */
+const rn_server_options *rn_conn_opts(const rn_conn *c);
+struct event_base *rn_conn_base(const rn_conn *c);
+
+#endif

@@ -1,0 +1,55 @@
+/* net/server.h: the Kafka listener: accepts connections and spreads them over network
+ * threads, each its own libevent base. Handlers reach the broker's state through
+ * rn_server_options (read-only after start). */
+#ifndef RN_SERVER_H
+#define RN_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define RN_SERVER_MAX_LISTENERS 8
+
+typedef struct rn_server rn_server;
+struct event_base;
+
+typedef struct {
+    char host[256];
+    int port;
+} rn_endpoint;
+
+typedef struct {
+    rn_engine *engine;
+    int32_t node_id;
+    rn_endpoint listeners[RN_SERVER_MAX_LISTENERS];
+    int listener_count;
+    rn_endpoint advertised[RN_SERVER_MAX_LISTENERS]; /* advertised[i] for listeners[i] */
+    int network_threads;
+    int32_t socket_request_max_bytes;
+    size_t output_high_water;        /* stop reading a connection above this much output */
+    int64_t connections_max_idle_ms;
+    bool auto_create_topics;
+    bool delete_topic_enable;
+    int32_t message_max_bytes;
+    int32_t fetch_max_wait_cap_ms;
+    /* DescribeConfigs on the BROKER resource: fills entries the caller frees with
+     * rn_config_entries_free. */
+    rn_err (*describe_broker_configs)(void *ctx, rn_config_entry **out, int *count);
+    void *describe_broker_ctx;
+} rn_server_options;
+
+/* Bind every listener (on `base`, the caller's loop, which must run for accepts to
+ * happen) and start the network threads. The options are copied. NULL and a message
+ * in err on failure (e.g. "cannot listen on 127.0.0.1:9092: Address already in use"). */
+rn_server *rn_server_start(struct event_base *base, const rn_server_options *opts, char *err,
+                           size_t errlen);
+/* The port a listener actually bound (useful with port 0). */
+int rn_server_port(const rn_server *s, int listener);
+/* Stop accepting, close every connection (cancelling parked fetches), join threads. */
+void rn_server_stop(rn_server *s);
+
+const rn_server_options *rn_server_opts(const rn_server *s);
+
+#endif

@@ -1,0 +1,208 @@
+/* server/main.c: runnel-server: read the config, open the engine, start the Kafka
+ * listeners, run until SIGINT/SIGTERM, then stop in reverse order. */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "rnlog.h"
+#include "server.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: runnel-server [-c FILE] [--set key=value ...]\n"
+            "\n"
+            "A Kafka-compatible event streaming broker that stores partitions in RocksDB.\n"
+            "\n"
+            "  -c, --config FILE   read the configuration from FILE (server.properties style)\n"
+            "  --set key=value     override one configuration key (repeatable; after FILE)\n"
+            "  --help              show this help and every configuration key\n"
+            "  --version           print the version\n"
+            "\n"
+            "configuration keys (defaults in brackets):\n");
+    for (const rn_config_key *k = rn_config_keys; k->name; k++)
+        fprintf(f, "  %-34s %s [%s]\n", k->name, k->doc ? k->doc : "",
+                k->default_value ? k->default_value : "");
+}
+
+/* DescribeConfigs on the BROKER resource: every key of the config table. */
+static rn_err describe_broker_configs(void *ctx, rn_config_entry **out, int *count) {
+    const rn_config *c = ctx;
+    int n = 0;
+    for (const rn_config_key *k = rn_config_keys; k->name; k++) n++;
+    rn_config_entry *e = calloc((size_t)n, sizeof *e);
+    if (!e) return RN_ERR_NOMEM;
+    int i = 0;
+    for (const rn_config_key *k = rn_config_keys; k->name; k++, i++) {
+        char buf[512];
+        const char *v = rn_config_get_text(c, k, buf, sizeof buf);
+        e[i].name = strdup(k->name);
+        e[i].value = v ? strdup(v) : NULL;
+        e[i].read_only = true;
+        e[i].is_default = v && k->default_value && strcmp(v, k->default_value) == 0;
+        e[i].source = e[i].is_default ? RN_CONFIG_SOURCE_DEFAULT : RN_CONFIG_SOURCE_STATIC_BROKER;
+        e[i].type = k->type == RN_CONFIG_BOOL    ? 1
+                    : k->type == RN_CONFIG_INT32 ? 3
+                    : k->type == RN_CONFIG_INT64 ? 5
+                                                 : 2;
+        e[i].doc = k->doc;
+        if (!e[i].name || (v && !e[i].value)) {
+            rn_config_entries_free(e, i + 1);
+            return RN_ERR_NOMEM;
+        }
+    }
+    *out = e;
+    *count = n;
+    return RN_KAFKA_NONE;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    rn_log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    event_base_loopbreak(arg);
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg) {
+    (void)sig;
+    (void)what;
+    (void)arg;
+    rn_log_info("received SIGHUP: nothing to reload");
+}
+
+int main(int argc, char **argv) {
+    rn_config cfg;
+    char err[1024];
+    const char *config_path = NULL;
+    int rc = 1;
+    rn_config_defaults(&cfg);
+
+    /* The file first, then every --set in order, whatever order they were given in. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            rn_config_free(&cfg);
+            return 0;
+        } else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+            printf("runnel-server %s\n", RUNNEL_VERSION);
+            rn_config_free(&cfg);
+            return 0;
+        } else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+            if (++i >= argc) {
+                fprintf(stderr, "runnel-server: %s needs a file name\n", argv[i - 1]);
+                goto out;
+            }
+            config_path = argv[i];
+        } else if (!strcmp(argv[i], "--set")) {
+            if (++i >= argc) {
+                fprintf(stderr, "runnel-server: --set needs key=value\n");
+                goto out;
+            }
+        } else {
+            fprintf(stderr, "runnel-server: unknown argument '%s' (try --help)\n", argv[i]);
+            goto out;
+        }
+    }
+    if (config_path && rn_config_load_file(&cfg, config_path, err, sizeof err) < 0) {
+        fprintf(stderr, "runnel-server: %s\n", err);
+        goto out;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--set") != 0) continue;
+        if (rn_config_set(&cfg, argv[++i], err, sizeof err) < 0) {
+            fprintf(stderr, "runnel-server: %s\n", err);
+            goto out;
+        }
+    }
+    if (rn_config_finish(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "runnel-server: %s\n", err);
+        goto out;
+    }
+    rn_log_set_level((enum rn_log_level)rn_log_level_parse(cfg.log_level));
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+
+    struct event_base *base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "runnel-server: cannot create the event loop\n");
+        goto out;
+    }
+    rn_engine_options eo = {
+        .data_dir = cfg.data_dir,
+        .node_id = cfg.node_id,
+        .log_column_families = cfg.log_column_families,
+        .flush_sync = cfg.log_flush_sync,
+        .tail_cache_bytes = (size_t)cfg.log_tail_cache_bytes,
+        .retention_check_interval_ms = cfg.log_retention_check_interval_ms,
+        .rocksdb_block_cache_bytes = (size_t)cfg.rocksdb_block_cache_bytes,
+        .default_retention_ms = cfg.log_retention_ms,
+        .default_retention_bytes = cfg.log_retention_bytes,
+        .default_max_message_bytes = cfg.message_max_bytes,
+        .default_log_append_time = strcmp(cfg.log_message_timestamp_type, "LogAppendTime") == 0,
+        .default_partitions = cfg.num_partitions,
+    };
+    rn_engine *engine = NULL;
+    if (rn_engine_open(&eo, &engine, err, sizeof err) != 0) {
+        fprintf(stderr, "runnel-server: cannot open data.dir %s: %s\n", cfg.data_dir, err);
+        event_base_free(base);
+        goto out;
+    }
+
+    rn_server_options so = {
+        .engine = engine,
+        .node_id = cfg.node_id,
+        .listener_count = cfg.listener_count,
+        .network_threads = cfg.num_network_threads,
+        .socket_request_max_bytes = cfg.socket_request_max_bytes,
+        .output_high_water = (size_t)cfg.socket_send_buffer_limit,
+        .connections_max_idle_ms = cfg.connections_max_idle_ms,
+        .auto_create_topics = cfg.auto_create_topics_enable,
+        .delete_topic_enable = cfg.delete_topic_enable,
+        .message_max_bytes = cfg.message_max_bytes,
+        .fetch_max_wait_cap_ms = cfg.fetch_max_wait_cap_ms,
+        .describe_broker_configs = describe_broker_configs,
+        .describe_broker_ctx = &cfg,
+    };
+    for (int i = 0; i < cfg.listener_count && i < RN_SERVER_MAX_LISTENERS; i++) {
+        snprintf(so.listeners[i].host, sizeof so.listeners[i].host, "%s", cfg.listener[i].host);
+        so.listeners[i].port = cfg.listener[i].port;
+        const rn_listener *adv = i < cfg.advertised_count ? &cfg.advertised[i] : &cfg.listener[i];
+        snprintf(so.advertised[i].host, sizeof so.advertised[i].host, "%s", adv->host);
+        so.advertised[i].port = adv->port;
+    }
+    rn_server *server = rn_server_start(base, &so, err, sizeof err);
+    if (!server) {
+        fprintf(stderr, "runnel-server: %s\n", err);
+        rn_engine_close(engine);
+        event_base_free(base);
+        goto out;
+    }
+    struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
+    struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, base);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    event_add(sighup, NULL);
+    for (int i = 0; i < cfg.listener_count; i++)
+        rn_log_info("runnel %s node %d listening on %s:%d (advertised as %s:%d), data in %s",
+                    RUNNEL_VERSION, cfg.node_id, so.listeners[i].host, rn_server_port(server, i),
+                    so.advertised[i].host, so.advertised[i].port, cfg.data_dir);
+
+    event_base_dispatch(base);
+
+    rn_server_stop(server);
+    rn_engine_close(engine);
+    event_free(sigint);
+    event_free(sigterm);
+    event_free(sighup);
+    event_base_free(base);
+    rn_log_info("stopped cleanly");
+    rc = 0;
+out:
+    rn_config_free(&cfg);
+    return rc;
+}
