@@ -68,13 +68,7 @@ static void *thread_main(void *arg) {
     return NULL;
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int socklen, void *arg) {
-    (void)l;
-    (void)sa;
-    (void)socklen;
-    rn_listener_ctx *lc = arg;
-    rn_server *s = lc->server;
+static void hand_to_thread(rn_server *s, evutil_socket_t fd, int listener) {
     rn_net_thread *t = &s->threads[s->next_thread++ % (unsigned)s->thread_count];
     rn_pending_fd *p = malloc(sizeof *p);
     if (!p) {
@@ -82,13 +76,24 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     p->fd = fd;
-    p->listener = lc->index;
+    p->listener = listener;
     pthread_mutex_lock(&t->lock);
     p->next = t->pending;
     t->pending = p;
     pthread_mutex_unlock(&t->lock);
     event_active(t->notify, EV_READ, 0);
 }
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg) {
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    rn_listener_ctx *lc = arg;
+    hand_to_thread(lc->server, fd, lc->index);
+}
+
+void rn_server_adopt(rn_server *s, int fd) { hand_to_thread(s, fd, 0); }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg) {
     (void)l;
@@ -147,6 +152,7 @@ rn_server *rn_server_start(struct event_base *base, const rn_server_options *opt
         return NULL;
     }
     s->opts = *opts;
+    evthread_use_pthreads(); /* other threads wake this server's loops */
     if (s->opts.network_threads < 1) s->opts.network_threads = 1;
     s->threads = calloc((size_t)s->opts.network_threads, sizeof *s->threads);
     if (!s->threads) {

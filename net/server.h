@@ -45,6 +45,10 @@ typedef struct {
  * in err on failure (e.g. "cannot listen on 127.0.0.1:9092: Address already in use"). */
 rn_server *rn_server_start(struct event_base *base, const rn_server_options *opts, char *err,
                            size_t errlen);
+/* Serve an already-connected socket as if listener 0 had accepted it (tests, fuzzing,
+ * and later socket activation). Takes the descriptor. */
+void rn_server_adopt(rn_server *s, int fd);
+
 /* The port a listener actually bound (useful with port 0). */
 int rn_server_port(const rn_server *s, int listener);
 /* Stop accepting, close every connection (cancelling parked fetches), join threads. */
