@@ -112,15 +112,13 @@ void rn_request_complete(rn_request *req) {
 }
 
 /* Answer a request we cannot serve with the bare error an old client can read:
- * correlation id then int16 UNSUPPORTED_VERSION, and close once it is written. */
-static void conn_reject(rn_conn *c, int32_t correlation_id, const char *why) {
+ * correlation id then int16 UNSUPPORTED_VERSION, queued behind earlier requests like any
+ * response, and close once it is written. Takes req (already queued). */
+static void conn_reject(rn_conn *c, rn_request *req, const char *why) {
     rn_log_warn("%s: %s; answering UNSUPPORTED_VERSION and closing", c->peer, why);
-    uint8_t b[10];
-    rn_put_be32(b, 6);
-    rn_put_be32(b + 4, (uint32_t)correlation_id);
-    b[8] = 0;
-    b[9] = RN_KAFKA_UNSUPPORTED_VERSION;
-    evbuffer_add(bufferevent_get_output(c->bev), b, sizeof b);
+    req->api = NULL; /* response header v0 */
+    rn_write_i16(&req->resp, RN_KAFKA_UNSUPPORTED_VERSION);
+    req->state = RN_REQ_DONE;
     c->close_after_flush = true;
 }
 
@@ -148,26 +146,12 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
     RN_R_STR(&h, &req->client_id); /* request header v1/v2: always a classic string */
 
     req->api = rn_api_find(req->api_key);
-    if (!req->api) {
-        char why[96];
-        snprintf(why, sizeof why, "unknown API key %d", req->api_key);
-        conn_reject(c, req->correlation_id, why);
-        request_free(req);
-        return 0;
-    }
-    bool flexible = rn_api_flexible(req->api, req->api_version);
-    bool supported = req->api_version >= req->api->min_version &&
+    bool flexible = req->api && rn_api_flexible(req->api, req->api_version);
+    bool supported = req->api && req->api_version >= req->api->min_version &&
                      req->api_version <= req->api->max_version;
-    if (!supported && req->api_key != 18) {
-        char why[96];
-        snprintf(why, sizeof why, "%s v%d is not supported", req->api->name, req->api_version);
-        conn_reject(c, req->correlation_id, why);
-        request_free(req);
-        return 0;
-    }
     if (supported && flexible) RN_R_TAGS(&h); /* request header v2 */
     rn_reader_init(&req->body, h.p, rn_reader_remaining(&h), supported && flexible);
-    /* An ApiVersions request at an unknown version is answered in the v0 body. */
+    /* ApiVersions at an unknown version is answered in the v0 body (not flexible). */
     rn_writer_init(&req->resp, 0, supported && flexible);
 
     if (c->tail)
@@ -178,6 +162,17 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
     c->inflight++;
     req->state = RN_REQ_RUNNING;
 
+    if (!req->api || (!supported && req->api_key != 18)) {
+        char why[96];
+        if (!req->api)
+            snprintf(why, sizeof why, "unknown API key %d", req->api_key);
+        else
+            snprintf(why, sizeof why, "%s v%d is not supported", req->api->name,
+                     req->api_version);
+        conn_reject(c, req, why);
+        conn_flush(c);
+        return 0;
+    }
     switch (req->api->handler(req)) {
     case RN_API_DONE: req->state = RN_REQ_DONE; break;
     case RN_API_NO_RESPONSE: req->state = RN_REQ_SKIP; break;
