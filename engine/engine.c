@@ -1,0 +1,822 @@
+/* engine/engine.c: the engine: opening the store, the topic registry (a sorted array
+ * under a rwlock), topic metadata in the meta family, producer ids, the retention
+ * thread.
+ *
+ *   meta: "cluster_id"             -> 22 characters
+ *         "c.next_partition_id"    -> BE32 (partition ids are never reused)
+ *         "c.producer_id_block"    -> BE64 end of the handed-out producer id block
+ *         't' + topic name         -> topic id[16], count BE32, ids BE32 x count,
+ *                                     nconfigs BE32, (BE16 len, name, BE16 len, value)...
+ *         'p' + partition id BE32  -> log start BE64, leader epoch BE32 (log.c)
+ *
+ * Metadata changes are serialised by meta_lock and written before the registry shows
+ * them; readers only take the registry's read lock. */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "rnlog.h"
+#include "store.h"
+#include "topic_config.h"
+
+#define RN_MAX_PARTITIONS 100000
+#define RN_PRODUCER_ID_BLOCK 1000
+
+typedef struct rn_topic {
+    char *name;
+    uint8_t id[16];
+    int32_t npart;
+    rn_partition **parts;
+    rn_topic_configs configs;
+    rn_topic_settings settings;
+    struct rn_topic *next_dead;
+} rn_topic;
+
+struct rn_engine {
+    rn_engine_options opts;
+    rn_store *store;
+    int log_cfs;
+    char cluster_id[32];
+    pthread_rwlock_t lock; /* topics */
+    rn_topic **topics;     /* sorted by name */
+    int ntopics, cap;
+    rn_topic *dead; /* deleted topics: their partitions live until close */
+    pthread_mutex_t meta_lock;
+    uint32_t next_partition_id;
+    int64_t next_producer_id, producer_block_end;
+    pthread_t retention_thread;
+    bool retention_running, stopping;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+};
+
+static const char KEY_CLUSTER_ID[] = "cluster_id";
+static const char KEY_NEXT_PARTITION[] = "c.next_partition_id";
+static const char KEY_PRODUCER_BLOCK[] = "c.producer_id_block";
+
+/* ---- topic records ------------------------------------------------------------------ */
+
+static size_t topic_key(const char *name, uint8_t *key) {
+    size_t n = strlen(name);
+    key[0] = 't';
+    memcpy(key + 1, name, n);
+    return n + 1;
+}
+
+static uint8_t *topic_encode(const rn_topic *t, size_t *len) {
+    size_t n = 16 + 4 + 4 * (size_t)t->npart + 4;
+    for (int i = 0; i < t->configs.n; i++)
+        n += 4 + strlen(t->configs.names[i]) + strlen(t->configs.values[i]);
+    uint8_t *b = malloc(n), *p = b;
+    if (!b) return NULL;
+    memcpy(p, t->id, 16);
+    p += 16;
+    rn_key_put32(p, (uint32_t)t->npart);
+    p += 4;
+    for (int32_t i = 0; i < t->npart; i++, p += 4) rn_key_put32(p, t->parts[i]->id);
+    rn_key_put32(p, (uint32_t)t->configs.n);
+    p += 4;
+    for (int i = 0; i < t->configs.n; i++) {
+        const char *s[2] = {t->configs.names[i], t->configs.values[i]};
+        for (int k = 0; k < 2; k++) {
+            size_t l = strlen(s[k]);
+            p[0] = (uint8_t)(l >> 8);
+            p[1] = (uint8_t)l;
+            memcpy(p + 2, s[k], l);
+            p += 2 + l;
+        }
+    }
+    *len = n;
+    return b;
+}
+
+static rn_topic *topic_find(rn_engine *e, const char *name, int *pos) {
+    int lo = 0, hi = e->ntopics;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(e->topics[mid]->name, name);
+        if (c == 0) {
+            if (pos) *pos = mid;
+            return e->topics[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (pos) *pos = lo;
+    return NULL;
+}
+
+static int topic_insert(rn_engine *e, rn_topic *t) {
+    int pos;
+    if (topic_find(e, t->name, &pos)) return -1;
+    if (e->ntopics == e->cap) {
+        int cap = e->cap ? e->cap * 2 : 16;
+        rn_topic **v = realloc(e->topics, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        e->topics = v;
+        e->cap = cap;
+    }
+    memmove(&e->topics[pos + 1], &e->topics[pos], (size_t)(e->ntopics - pos) * sizeof *e->topics);
+    e->topics[pos] = t;
+    e->ntopics++;
+    return 0;
+}
+
+static void partition_free(rn_partition *p) {
+    if (!p) return;
+    rn_log_free(p);
+    free(p);
+}
+
+static void topic_free(rn_topic *t) {
+    if (!t) return;
+    for (int32_t i = 0; i < t->npart; i++) partition_free(t->parts[i]);
+    free(t->parts);
+    rn_topic_configs_free(&t->configs);
+    free(t->name);
+    free(t);
+}
+
+/* A new partition object (not yet in any topic); log_start and epoch from meta. */
+static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uint32_t id,
+                                   int64_t log_start, int32_t leader_epoch) {
+    rn_partition *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->store = e->store;
+    p->cf = RN_CF_LOG0 + (int)(id % (uint32_t)e->log_cfs);
+    p->id = id;
+    p->index = index;
+    p->topic = strdup(t->name);
+    p->flush_sync = e->opts.flush_sync;
+    p->tail_max_bytes = e->opts.tail_cache_bytes;
+    p->settings = t->settings;
+    p->log_start_offset = log_start;
+    p->leader_epoch = leader_epoch;
+    if (!p->topic || rn_log_open(p) != RN_KAFKA_NONE) {
+        if (p->topic) rn_log_free(p);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static rn_topic *topic_decode(rn_engine *e, const char *name, const uint8_t *v, size_t len) {
+    rn_topic *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name)) || len < 24) goto err;
+    const uint8_t *p = v, *end = v + len;
+    memcpy(t->id, p, 16);
+    p += 16;
+    int32_t n = (int32_t)rn_key_get32(p);
+    p += 4;
+    if (n < 0 || n > RN_MAX_PARTITIONS || (size_t)(end - p) < 4 * (size_t)n + 4) goto err;
+    const uint8_t *ids = p;
+    p += 4 * (size_t)n;
+    uint32_t nconf = rn_key_get32(p);
+    p += 4;
+    for (uint32_t i = 0; i < nconf; i++) {
+        char *s[2] = {NULL, NULL};
+        for (int k = 0; k < 2; k++) {
+            if (end - p < 2) goto err;
+            size_t l = (size_t)((p[0] << 8) | p[1]);
+            if ((size_t)(end - p - 2) < l) goto err;
+            s[k] = strndup((const char *)p + 2, l);
+            p += 2 + l;
+        }
+        int rc = s[0] && s[1] ? rn_topic_configs_set(&t->configs, s[0], s[1]) : -1;
+        free(s[0]);
+        free(s[1]);
+        if (rc) goto err;
+    }
+    rn_topic_config_resolve(&t->configs, &e->opts, &t->settings);
+    t->parts = calloc((size_t)(n ? n : 1), sizeof *t->parts);
+    if (!t->parts) goto err;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t id = rn_key_get32(ids + 4 * i);
+        uint8_t mk[5];
+        rn_log_meta_key(id, mk);
+        char *mv = NULL;
+        size_t ml = 0;
+        int64_t start = 0;
+        int32_t epoch = 0;
+        if (rn_store_get(e->store, RN_CF_META, mk, sizeof mk, &mv, &ml)) goto err;
+        if (mv && ml == 12) {
+            start = (int64_t)rn_key_get64((uint8_t *)mv);
+            epoch = (int32_t)rn_key_get32((uint8_t *)mv + 8);
+        }
+        free(mv);
+        t->parts[i] = partition_new(e, t, i, id, start, epoch);
+        if (!t->parts[i]) goto err;
+        t->npart = i + 1;
+    }
+    return t;
+err:
+    rn_log_error("topic '%s': unreadable metadata", name);
+    topic_free(t);
+    return NULL;
+}
+
+/* ---- open and close ----------------------------------------------------------------- */
+
+static void make_cluster_id(char out[32]) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t r[16];
+    if (getrandom(r, sizeof r, 0) != sizeof r)
+        for (int i = 0; i < 16; i++) r[i] = (uint8_t)(rand() ^ time(NULL));
+    int o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (int i = 0; i < 16; i++) {
+        acc = (acc << 8) | r[i];
+        bits += 8;
+        while (bits >= 6) {
+            out[o++] = b64[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits) out[o++] = b64[(acc << (6 - bits)) & 63];
+    out[o] = 0;
+}
+
+static void *retention_main(void *arg);
+
+static rn_err load_topics(rn_engine *e) {
+    uint8_t lo[1] = {'t'}, hi[1] = {'u'};
+    rn_store_iter *it = rn_store_iter_new(e->store, RN_CF_META, lo, 1, hi, 1);
+    if (!it) return RN_ERR_NOMEM;
+    rn_err err = RN_KAFKA_NONE;
+    for (rn_store_iter_seek(it, lo, 1); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        char name[256];
+        if (kl < 2 || kl > 250) continue;
+        memcpy(name, k + 1, kl - 1);
+        name[kl - 1] = 0;
+        rn_topic *t = topic_decode(e, name, v, vl);
+        if (!t || topic_insert(e, t)) {
+            topic_free(t);
+            err = RN_KAFKA_KAFKA_STORAGE_ERROR;
+            break;
+        }
+    }
+    if (!err) err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    return err;
+}
+
+static rn_err read_counter(rn_engine *e, const char *key, uint64_t *v, int width) {
+    char *val = NULL;
+    size_t len = 0;
+    rn_err err = rn_store_get(e->store, RN_CF_META, key, strlen(key), &val, &len);
+    if (err) return err;
+    if (val && (int)len == width)
+        *v = width == 4 ? rn_key_get32((uint8_t *)val) : rn_key_get64((uint8_t *)val);
+    free(val);
+    return RN_KAFKA_NONE;
+}
+
+rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errbuf,
+                      size_t errlen) {
+    rn_engine *e = calloc(1, sizeof *e);
+    if (!e) return RN_ERR_NOMEM;
+    e->opts = *opts;
+    e->opts.data_dir = strdup(opts->data_dir);
+    if (e->opts.tail_cache_bytes == 0) e->opts.tail_cache_bytes = 8u << 20;
+    if (e->opts.default_partitions < 1) e->opts.default_partitions = 1;
+    if (e->opts.default_max_message_bytes <= 0) e->opts.default_max_message_bytes = 1048588;
+    pthread_rwlock_init(&e->lock, NULL);
+    pthread_mutex_init(&e->meta_lock, NULL);
+    pthread_mutex_init(&e->stop_lock, NULL);
+    pthread_cond_init(&e->stop_cond, NULL);
+    if (mkdir(opts->data_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(errbuf, errlen, "cannot create %s: %s", opts->data_dir, strerror(errno));
+        rn_engine_close(e);
+        return RN_ERR_IO;
+    }
+    rn_err err = rn_store_open(opts->data_dir, opts->log_column_families,
+                               opts->rocksdb_block_cache_bytes, &e->store, &e->log_cfs, errbuf,
+                               errlen);
+    if (err) {
+        rn_engine_close(e);
+        return err;
+    }
+    char *cid = NULL;
+    size_t cl = 0;
+    err = rn_store_get(e->store, RN_CF_META, KEY_CLUSTER_ID, strlen(KEY_CLUSTER_ID), &cid, &cl);
+    if (!err && cid && cl > 0 && cl < sizeof e->cluster_id) {
+        memcpy(e->cluster_id, cid, cl);
+    } else if (!err) {
+        make_cluster_id(e->cluster_id);
+        rn_store_batch *b = rn_store_batch_new();
+        rn_store_batch_put(b, e->store, RN_CF_META, KEY_CLUSTER_ID, strlen(KEY_CLUSTER_ID),
+                           e->cluster_id, strlen(e->cluster_id));
+        err = rn_store_write(e->store, b, true);
+        rn_store_batch_free(b);
+    }
+    free(cid);
+    uint64_t next_pid = 0, block = 0;
+    if (!err) err = read_counter(e, KEY_NEXT_PARTITION, &next_pid, 4);
+    if (!err) err = read_counter(e, KEY_PRODUCER_BLOCK, &block, 8);
+    e->next_partition_id = (uint32_t)next_pid;
+    /* Ids below the persisted block end may have been handed out before a crash. */
+    e->next_producer_id = e->producer_block_end = (int64_t)block;
+    if (!err) err = load_topics(e);
+    if (err) {
+        snprintf(errbuf, errlen, "cannot load metadata: %s", rn_err_message(err));
+        rn_engine_close(e);
+        return err;
+    }
+    if (opts->retention_check_interval_ms > 0) {
+        if (pthread_create(&e->retention_thread, NULL, retention_main, e) == 0)
+            e->retention_running = true;
+    }
+    rn_log_info("engine: %s opened: %d topics, %d log column families, cluster id %s",
+                opts->data_dir, e->ntopics, e->log_cfs, e->cluster_id);
+    *out = e;
+    return RN_KAFKA_NONE;
+}
+
+void rn_engine_close(rn_engine *e) {
+    if (!e) return;
+    if (e->retention_running) {
+        pthread_mutex_lock(&e->stop_lock);
+        e->stopping = true;
+        pthread_cond_signal(&e->stop_cond);
+        pthread_mutex_unlock(&e->stop_lock);
+        pthread_join(e->retention_thread, NULL);
+    }
+    for (int i = 0; i < e->ntopics; i++) topic_free(e->topics[i]);
+    free(e->topics);
+    while (e->dead) {
+        rn_topic *n = e->dead->next_dead;
+        topic_free(e->dead);
+        e->dead = n;
+    }
+    rn_store_close(e->store);
+    pthread_rwlock_destroy(&e->lock);
+    pthread_mutex_destroy(&e->meta_lock);
+    pthread_mutex_destroy(&e->stop_lock);
+    pthread_cond_destroy(&e->stop_cond);
+    free((char *)e->opts.data_dir);
+    free(e);
+}
+
+const char *rn_engine_cluster_id(const rn_engine *e) { return e->cluster_id; }
+int32_t rn_engine_node_id(const rn_engine *e) { return e->opts.node_id; }
+
+/* ---- topics ------------------------------------------------------------------------- */
+
+bool rn_topic_name_valid(const char *name, size_t len) {
+    if (len == 0 || len > 249) return false;
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void put_counter(rn_engine *e, rn_store_batch *b) {
+    uint8_t v[4];
+    rn_key_put32(v, e->next_partition_id);
+    rn_store_batch_put(b, e->store, RN_CF_META, KEY_NEXT_PARTITION, strlen(KEY_NEXT_PARTITION),
+                       v, 4);
+}
+
+static void put_partition_meta(rn_engine *e, rn_store_batch *b, const rn_partition *p) {
+    uint8_t k[5], v[12];
+    rn_log_meta_key(p->id, k);
+    rn_key_put64(v, (uint64_t)p->log_start_offset);
+    rn_key_put32(v + 8, (uint32_t)p->leader_epoch);
+    rn_store_batch_put(b, e->store, RN_CF_META, k, sizeof k, v, sizeof v);
+}
+
+static rn_err put_topic(rn_engine *e, rn_store_batch *b, const rn_topic *t) {
+    uint8_t key[256];
+    size_t kl = topic_key(t->name, key), vl;
+    uint8_t *v = topic_encode(t, &vl);
+    if (!v) return RN_ERR_NOMEM;
+    rn_store_batch_put(b, e->store, RN_CF_META, key, kl, v, vl);
+    free(v);
+    return RN_KAFKA_NONE;
+}
+
+#define ERRMSG(...)                                                                       \
+    do {                                                                                  \
+        if (errmsg) snprintf(errmsg, errlen, __VA_ARGS__);                                 \
+    } while (0)
+
+rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions,
+                              const rn_config_kv *configs, int nconfigs, bool validate_only,
+                              char *errmsg, size_t errlen) {
+    if (!rn_topic_name_valid(name, strlen(name))) {
+        ERRMSG("topic name '%s' is not 1 to 249 characters of [a-zA-Z0-9._-] (nor '.' or '..')",
+               name);
+        return RN_KAFKA_INVALID_TOPIC_EXCEPTION;
+    }
+    if (partitions == -1) partitions = e->opts.default_partitions;
+    if (partitions < 1 || partitions > RN_MAX_PARTITIONS) {
+        ERRMSG("number of partitions must be from 1 to %d, not %d", RN_MAX_PARTITIONS, partitions);
+        return RN_KAFKA_INVALID_PARTITIONS;
+    }
+    for (int i = 0; i < nconfigs; i++) {
+        rn_err err = rn_topic_config_check(configs[i].name, configs[i].value, errmsg, errlen);
+        if (err) return err;
+    }
+    pthread_mutex_lock(&e->meta_lock);
+    pthread_rwlock_rdlock(&e->lock);
+    bool exists = topic_find(e, name, NULL) != NULL;
+    pthread_rwlock_unlock(&e->lock);
+    rn_err err = RN_KAFKA_NONE;
+    if (exists) {
+        ERRMSG("topic '%s' already exists", name);
+        err = RN_KAFKA_TOPIC_ALREADY_EXISTS;
+    }
+    if (err || validate_only) {
+        pthread_mutex_unlock(&e->meta_lock);
+        return err;
+    }
+    rn_topic *t = calloc(1, sizeof *t);
+    rn_store_batch *b = rn_store_batch_new();
+    if (!t || !b || !(t->name = strdup(name)) ||
+        !(t->parts = calloc((size_t)partitions, sizeof *t->parts))) {
+        err = RN_ERR_NOMEM;
+        goto out;
+    }
+    if (getrandom(t->id, sizeof t->id, 0) != sizeof t->id) memset(t->id, 0x5a, sizeof t->id);
+    for (int i = 0; i < nconfigs; i++)
+        if (configs[i].value && rn_topic_configs_set(&t->configs, configs[i].name, configs[i].value)) {
+            err = RN_ERR_NOMEM;
+            goto out;
+        }
+    rn_topic_config_resolve(&t->configs, &e->opts, &t->settings);
+    for (int32_t i = 0; i < partitions; i++) {
+        t->parts[i] = partition_new(e, t, i, e->next_partition_id + (uint32_t)i, 0, 0);
+        if (!t->parts[i]) {
+            err = RN_ERR_NOMEM;
+            goto out;
+        }
+        t->npart = i + 1;
+        put_partition_meta(e, b, t->parts[i]);
+    }
+    e->next_partition_id += (uint32_t)partitions;
+    put_counter(e, b);
+    if ((err = put_topic(e, b, t))) goto out;
+    if ((err = rn_store_write(e->store, b, true))) goto out;
+    pthread_rwlock_wrlock(&e->lock);
+    if (topic_insert(e, t)) err = RN_ERR_NOMEM;
+    pthread_rwlock_unlock(&e->lock);
+    if (!err) {
+        rn_log_info("created topic '%s' with %d partitions", name, partitions);
+        t = NULL;
+    }
+out:
+    topic_free(t);
+    rn_store_batch_free(b);
+    pthread_mutex_unlock(&e->meta_lock);
+    if (err < 0) ERRMSG("%s", rn_err_message(err));
+    return err;
+}
+
+rn_err rn_engine_delete_topic(rn_engine *e, const char *name) {
+    pthread_mutex_lock(&e->meta_lock);
+    pthread_rwlock_wrlock(&e->lock);
+    int pos;
+    rn_topic *t = topic_find(e, name, &pos);
+    if (t) {
+        memmove(&e->topics[pos], &e->topics[pos + 1],
+                (size_t)(e->ntopics - pos - 1) * sizeof *e->topics);
+        e->ntopics--;
+        t->next_dead = e->dead;
+        e->dead = t;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (!t) {
+        pthread_mutex_unlock(&e->meta_lock);
+        return RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    rn_store_batch *b = rn_store_batch_new();
+    uint8_t key[256];
+    size_t kl = topic_key(t->name, key);
+    rn_store_batch_delete(b, e->store, RN_CF_META, key, kl);
+    for (int32_t i = 0; i < t->npart; i++) rn_log_delete(t->parts[i], b);
+    rn_err err = rn_store_write(e->store, b, true);
+    rn_store_batch_free(b);
+    pthread_mutex_unlock(&e->meta_lock);
+    if (!err) rn_log_info("deleted topic '%s'", name);
+    return err;
+}
+
+rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_total,
+                                   bool validate_only, char *errmsg, size_t errlen) {
+    pthread_mutex_lock(&e->meta_lock);
+    pthread_rwlock_rdlock(&e->lock);
+    rn_topic *t = topic_find(e, name, NULL);
+    int32_t current = t ? t->npart : 0;
+    pthread_rwlock_unlock(&e->lock);
+    rn_err err = RN_KAFKA_NONE;
+    rn_partition **parts = NULL;
+    rn_store_batch *b = NULL;
+    int32_t made = 0;
+    if (!t) {
+        ERRMSG("topic '%s' does not exist", name);
+        err = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (new_total <= current) {
+        ERRMSG("topic '%s' has %d partitions already; the count can only grow", name, current);
+        err = RN_KAFKA_INVALID_PARTITIONS;
+    } else if (new_total > RN_MAX_PARTITIONS) {
+        ERRMSG("at most %d partitions", RN_MAX_PARTITIONS);
+        err = RN_KAFKA_INVALID_PARTITIONS;
+    }
+    if (err || validate_only) goto out;
+    parts = calloc((size_t)new_total, sizeof *parts);
+    b = rn_store_batch_new();
+    if (!parts || !b) {
+        err = RN_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(parts, t->parts, (size_t)current * sizeof *parts);
+    for (int32_t i = current; i < new_total; i++) {
+        parts[i] = partition_new(e, t, i, e->next_partition_id + (uint32_t)(i - current), 0, 0);
+        if (!parts[i]) {
+            err = RN_ERR_NOMEM;
+            goto out;
+        }
+        made++;
+        put_partition_meta(e, b, parts[i]);
+    }
+    {
+        /* Encode the grown topic before publishing it. */
+        rn_topic grown = *t;
+        grown.parts = parts;
+        grown.npart = new_total;
+        if ((err = put_topic(e, b, &grown))) goto out;
+    }
+    e->next_partition_id += (uint32_t)(new_total - current);
+    put_counter(e, b);
+    if ((err = rn_store_write(e->store, b, true))) {
+        e->next_partition_id -= (uint32_t)(new_total - current);
+        goto out;
+    }
+    pthread_rwlock_wrlock(&e->lock);
+    rn_partition **old = t->parts;
+    t->parts = parts;
+    t->npart = new_total;
+    pthread_rwlock_unlock(&e->lock);
+    free(old);
+    parts = NULL;
+    made = 0;
+    rn_log_info("topic '%s' now has %d partitions", name, new_total);
+out:
+    for (int32_t i = 0; i < made; i++) partition_free(parts[current + i]);
+    free(parts);
+    rn_store_batch_free(b);
+    pthread_mutex_unlock(&e->meta_lock);
+    return err;
+}
+
+static int meta_cmp(const void *a, const void *b) {
+    return strcmp(((const rn_topic_meta *)a)->name, ((const rn_topic_meta *)b)->name);
+}
+
+static int copy_topic_meta(rn_partition *const *parts, const rn_topic *t, rn_topic_meta *m) {
+    m->name = strdup(t->name);
+    memcpy(m->topic_id, t->id, 16);
+    m->partition_count = t->npart;
+    m->partitions = calloc((size_t)(t->npart ? t->npart : 1), sizeof *m->partitions);
+    if (!m->name || !m->partitions) return -1;
+    for (int32_t i = 0; i < t->npart; i++) {
+        m->partitions[i].index = i;
+        m->partitions[i].leader_epoch = parts[i]->leader_epoch;
+    }
+    return 0;
+}
+
+rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
+                        rn_topic_meta **out, int *count) {
+    *out = NULL;
+    *count = 0;
+    pthread_rwlock_rdlock(&e->lock);
+    int cap = names ? nnames : e->ntopics;
+    rn_topic_meta *v = calloc((size_t)(cap ? cap : 1), sizeof *v);
+    int n = 0;
+    rn_err err = v ? RN_KAFKA_NONE : RN_ERR_NOMEM;
+    for (int i = 0; !err && i < cap; i++) {
+        const rn_topic *t = names ? topic_find(e, names[i], NULL) : e->topics[i];
+        if (!t) continue;
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++) dup = strcmp(v[j].name, t->name) == 0;
+        if (dup) continue;
+        if (copy_topic_meta(t->parts, t, &v[n++])) err = RN_ERR_NOMEM;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (err) {
+        rn_topic_meta_free(v, n);
+        return err;
+    }
+    qsort(v, (size_t)n, sizeof *v, meta_cmp);
+    *out = v;
+    *count = n;
+    return RN_KAFKA_NONE;
+}
+
+void rn_topic_meta_free(rn_topic_meta *topics, int count) {
+    if (!topics) return;
+    for (int i = 0; i < count; i++) {
+        free(topics[i].name);
+        free(topics[i].partitions);
+    }
+    free(topics);
+}
+
+/* ---- configs ------------------------------------------------------------------------ */
+
+rn_err rn_engine_describe_topic_configs(rn_engine *e, const char *topic, rn_config_entry **out,
+                                        int *count) {
+    pthread_rwlock_rdlock(&e->lock);
+    rn_topic *t = topic_find(e, topic, NULL);
+    rn_err err = t ? rn_topic_config_describe(&t->configs, &e->opts, out, count)
+                   : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    pthread_rwlock_unlock(&e->lock);
+    return err;
+}
+
+/* APPEND / SUBTRACT on a comma-separated list value. */
+static char *list_edit(const char *current, const char *item, bool append) {
+    size_t cap = (current ? strlen(current) : 0) + strlen(item) + 2;
+    char *out = calloc(1, cap);
+    if (!out) return NULL;
+    bool present = false;
+    if (current) {
+        char *copy = strdup(current), *save = NULL;
+        if (!copy) {
+            free(out);
+            return NULL;
+        }
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (strcmp(tok, item) == 0) {
+                present = true;
+                if (!append) continue;
+            }
+            if (*out) strcat(out, ",");
+            strcat(out, tok);
+        }
+        free(copy);
+    }
+    if (append && !present) {
+        if (*out) strcat(out, ",");
+        strcat(out, item);
+    }
+    return out;
+}
+
+rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
+                                     const rn_config_alter *ops, int nops, bool incremental,
+                                     bool validate_only, char *errmsg, size_t errlen) {
+    pthread_mutex_lock(&e->meta_lock);
+    pthread_rwlock_rdlock(&e->lock);
+    rn_topic *t = topic_find(e, topic, NULL);
+    rn_topic_configs next = {0};
+    rn_err err = RN_KAFKA_NONE;
+    if (!t) {
+        ERRMSG("topic '%s' does not exist", topic);
+        err = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (incremental && rn_topic_configs_copy(&next, &t->configs)) {
+        err = RN_ERR_NOMEM;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    for (int i = 0; !err && i < nops; i++) {
+        const rn_config_alter *op = &ops[i];
+        const char *value = op->value;
+        char *edited = NULL;
+        if (!incremental || op->op == RN_CONFIG_SET) {
+            if (!value && !incremental) continue; /* AlterConfigs: null leaves it unset */
+        } else if (op->op == RN_CONFIG_DELETE) {
+            value = NULL;
+        } else if (op->op == RN_CONFIG_APPEND || op->op == RN_CONFIG_SUBTRACT) {
+            if (strcmp(op->name, "cleanup.policy") != 0) {
+                ERRMSG("%s is not a list config: APPEND and SUBTRACT apply to lists", op->name);
+                err = RN_KAFKA_INVALID_CONFIG;
+                break;
+            }
+            edited = list_edit(rn_topic_configs_get(&next, op->name), value ? value : "",
+                               op->op == RN_CONFIG_APPEND);
+            if (!edited) {
+                err = RN_ERR_NOMEM;
+                break;
+            }
+            value = *edited ? edited : NULL;
+        } else {
+            ERRMSG("unknown config operation %d", op->op);
+            err = RN_KAFKA_INVALID_REQUEST;
+            break;
+        }
+        err = rn_topic_config_check(op->name, value, errmsg, errlen);
+        if (!err && rn_topic_configs_set(&next, op->name, value)) err = RN_ERR_NOMEM;
+        free(edited);
+    }
+    if (err || validate_only) goto out;
+    rn_store_batch *b = rn_store_batch_new();
+    rn_topic staged = *t;
+    staged.configs = next;
+    err = put_topic(e, b, &staged);
+    if (!err) err = rn_store_write(e->store, b, true);
+    rn_store_batch_free(b);
+    if (err) goto out;
+    pthread_rwlock_wrlock(&e->lock);
+    rn_topic_configs old = t->configs;
+    t->configs = next;
+    rn_topic_config_resolve(&t->configs, &e->opts, &t->settings);
+    for (int32_t i = 0; i < t->npart; i++) rn_log_set_settings(t->parts[i], &t->settings);
+    pthread_rwlock_unlock(&e->lock);
+    memset(&next, 0, sizeof next);
+    rn_topic_configs_free(&old);
+    rn_log_info("topic '%s': configs changed", topic);
+out:
+    rn_topic_configs_free(&next);
+    pthread_mutex_unlock(&e->meta_lock);
+    return err;
+}
+
+/* ---- partitions and producers ------------------------------------------------------- */
+
+rn_partition *rn_engine_partition(rn_engine *e, const char *topic, int32_t index, rn_err *err) {
+    pthread_rwlock_rdlock(&e->lock);
+    rn_topic *t = topic_find(e, topic, NULL);
+    rn_partition *p = t && index >= 0 && index < t->npart ? t->parts[index] : NULL;
+    pthread_rwlock_unlock(&e->lock);
+    *err = p ? RN_KAFKA_NONE : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    return p;
+}
+
+rn_err rn_engine_init_producer_id(rn_engine *e, int64_t *producer_id, int16_t *producer_epoch) {
+    pthread_mutex_lock(&e->meta_lock);
+    rn_err err = RN_KAFKA_NONE;
+    if (e->next_producer_id >= e->producer_block_end) {
+        /* Persist the end of a new block before handing out any id from it. */
+        int64_t end = e->producer_block_end + RN_PRODUCER_ID_BLOCK;
+        uint8_t v[8];
+        rn_key_put64(v, (uint64_t)end);
+        rn_store_batch *b = rn_store_batch_new();
+        rn_store_batch_put(b, e->store, RN_CF_META, KEY_PRODUCER_BLOCK,
+                           strlen(KEY_PRODUCER_BLOCK), v, 8);
+        err = rn_store_write(e->store, b, true);
+        rn_store_batch_free(b);
+        if (!err) e->producer_block_end = end;
+    }
+    if (!err) {
+        *producer_id = e->next_producer_id++;
+        *producer_epoch = 0;
+    }
+    pthread_mutex_unlock(&e->meta_lock);
+    return err;
+}
+
+/* ---- retention ---------------------------------------------------------------------- */
+
+void rn_engine_enforce_retention(rn_engine *e, int64_t now_ms) {
+    pthread_rwlock_rdlock(&e->lock);
+    int n = 0;
+    for (int i = 0; i < e->ntopics; i++) n += e->topics[i]->npart;
+    rn_partition **ps = malloc((size_t)(n ? n : 1) * sizeof *ps);
+    int k = 0;
+    for (int i = 0; ps && i < e->ntopics; i++)
+        for (int32_t j = 0; j < e->topics[i]->npart; j++) ps[k++] = e->topics[i]->parts[j];
+    pthread_rwlock_unlock(&e->lock);
+    /* Partitions live until close, so using them outside the lock is safe. */
+    for (int i = 0; i < k; i++) rn_log_enforce_retention(ps[i], now_ms);
+    free(ps);
+}
+
+static void *retention_main(void *arg) {
+    rn_engine *e = arg;
+    pthread_mutex_lock(&e->stop_lock);
+    while (!e->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t ns = until.tv_nsec + (e->opts.retention_check_interval_ms % 1000) * 1000000;
+        until.tv_sec += e->opts.retention_check_interval_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&e->stop_cond, &e->stop_lock, &until);
+        if (e->stopping) break;
+        pthread_mutex_unlock(&e->stop_lock);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rn_engine_enforce_retention(e, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        pthread_mutex_lock(&e->stop_lock);
+    }
+    pthread_mutex_unlock(&e->stop_lock);
+    return NULL;
+}

@@ -1,0 +1,692 @@
+/* engine/log.c: a partition's log on the shared store.
+ *
+ *   log family   (id BE32, base offset BE64)      -> the RecordBatch, as served
+ *   index        (id BE32, base offset BE64)      -> last offset BE64, max ts BE64, size BE32
+ *   timeindex    (id BE32, ts^2^63 BE64)          -> base offset BE64 of the batch that
+ *                                                    raised the running max timestamp
+ *   producers    (id BE32, producer id BE64)      -> rn_producer_encode()
+ *
+ * An append puts all of them in ONE write batch. Readers never see past the high
+ * watermark, which moves only after the write (and, with flush_sync, the WAL fsync). */
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "rnlog.h"
+
+#define KEY_LEN 12
+#define INDEX_VALUE_LEN 20
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void make_key(uint8_t key[KEY_LEN], uint32_t id, uint64_t v) {
+    rn_key_put32(key, id);
+    rn_key_put64(key + 4, v);
+}
+
+static uint64_t ts_key(int64_t ts) { return (uint64_t)ts ^ (1ull << 63); }
+
+void rn_log_meta_key(uint32_t id, uint8_t key[5]) {
+    key[0] = 'p';
+    rn_key_put32(key + 1, id);
+}
+
+/* The bounds of a partition's keys in any family: [id, id + 1) as 4-byte prefixes. */
+static rn_store_iter *range_iter(rn_partition *p, int cf) {
+    uint8_t lo[4], hi[4];
+    rn_key_put32(lo, p->id);
+    rn_key_put32(hi, p->id + 1);
+    return rn_store_iter_new(p->store, cf, lo, 4, hi, 4);
+}
+
+static void put_partition_meta(rn_partition *p, rn_store_batch *b) {
+    uint8_t key[5], val[12];
+    rn_log_meta_key(p->id, key);
+    rn_key_put64(val, (uint64_t)p->log_start_offset);
+    rn_key_put32(val + 8, (uint32_t)p->leader_epoch);
+    rn_store_batch_put(b, p->store, RN_CF_META, key, sizeof key, val, sizeof val);
+}
+
+/* ---- the in-memory tail ------------------------------------------------------------ */
+
+static rn_tail_entry *tail_at(rn_partition *p, int i) {
+    return &p->tail[(p->tail_head + i) % p->tail_cap];
+}
+
+static void tail_drop_front(rn_partition *p) {
+    rn_tail_entry *e = tail_at(p, 0);
+    p->tail_bytes -= e->len;
+    free(e->data);
+    p->tail_head = (p->tail_head + 1) % p->tail_cap;
+    p->tail_count--;
+}
+
+static void tail_clear(rn_partition *p) {
+    while (p->tail_count) tail_drop_front(p);
+}
+
+/* Keep a copy of a just-appended batch. The tail stays contiguous: a batch too large to
+ * keep empties it, so what is in memory is always a run of consecutive batches. */
+static void tail_push(rn_partition *p, const uint8_t *batch, size_t len, int64_t base,
+                      int64_t last) {
+    if (len > p->tail_max_bytes) {
+        tail_clear(p);
+        return;
+    }
+    while (p->tail_count && p->tail_bytes + len > p->tail_max_bytes) tail_drop_front(p);
+    if (p->tail_count == p->tail_cap) {
+        int cap = p->tail_cap ? p->tail_cap * 2 : 64;
+        rn_tail_entry *t = malloc((size_t)cap * sizeof *t);
+        if (!t) {
+            tail_clear(p);
+            return;
+        }
+        for (int i = 0; i < p->tail_count; i++) t[i] = *tail_at(p, i);
+        free(p->tail);
+        p->tail = t;
+        p->tail_cap = cap;
+        p->tail_head = 0;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy) {
+        tail_clear(p);
+        return;
+    }
+    memcpy(copy, batch, len);
+    rn_tail_entry *e = &p->tail[(p->tail_head + p->tail_count) % p->tail_cap];
+    e->base_offset = base;
+    e->last_offset = last;
+    e->data = copy;
+    e->len = len;
+    p->tail_count++;
+    p->tail_bytes += len;
+}
+
+/* Index of the tail entry containing offset, or -1. */
+static int tail_find(rn_partition *p, int64_t offset) {
+    if (!p->tail_count || offset < tail_at(p, 0)->base_offset) return -1;
+    int lo = 0, hi = p->tail_count - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (tail_at(p, mid)->base_offset <= offset)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return tail_at(p, lo)->last_offset >= offset ? lo : -1;
+}
+
+/* ---- open, close, delete ------------------------------------------------------------ */
+
+rn_err rn_log_open(rn_partition *p) {
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->watch_lock, NULL);
+    p->max_timestamp = -1;
+    p->log_end_offset = p->log_start_offset;
+    rn_err err = RN_KAFKA_NONE;
+
+    rn_store_iter *it = range_iter(p, RN_CF_INDEX);
+    if (!it) return RN_ERR_NOMEM;
+    for (rn_store_iter_seek_last(it); rn_store_iter_valid(it);) {
+        size_t vl;
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (vl == INDEX_VALUE_LEN) p->log_end_offset = (int64_t)rn_key_get64(v) + 1;
+        break;
+    }
+    /* Size: the sum over the index (one small entry per batch). */
+    uint8_t lo[4];
+    rn_key_put32(lo, p->id);
+    for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t vl;
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (vl == INDEX_VALUE_LEN) p->size_bytes += rn_key_get32(v + 16);
+    }
+    if (!err) err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    if (p->log_end_offset < p->log_start_offset) p->log_end_offset = p->log_start_offset;
+    p->high_watermark = p->log_end_offset;
+
+    it = range_iter(p, RN_CF_TIMEINDEX);
+    if (!it) return RN_ERR_NOMEM;
+    rn_store_iter_seek_last(it);
+    if (rn_store_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        if (kl == KEY_LEN) p->max_timestamp = (int64_t)(rn_key_get64(k + 4) ^ (1ull << 63));
+    }
+    rn_store_iter_free(it);
+
+    it = range_iter(p, RN_CF_PRODUCERS);
+    if (!it) return RN_ERR_NOMEM;
+    for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (kl != KEY_LEN) continue;
+        rn_producer_state st;
+        if (rn_producer_decode(&st, v, vl) != 0) {
+            rn_log_warn("%s-%d: unreadable producer state skipped", p->topic, p->index);
+            continue;
+        }
+        rn_producer_state *slot = rn_producer_upsert(&p->producers, (int64_t)rn_key_get64(k + 4));
+        if (!slot) {
+            err = RN_ERR_NOMEM;
+            break;
+        }
+        st.producer_id = slot->producer_id;
+        *slot = st;
+    }
+    rn_store_iter_free(it);
+    return err;
+}
+
+void rn_log_free(rn_partition *p) {
+    tail_clear(p);
+    free(p->tail);
+    p->tail = NULL;
+    rn_producer_table_free(&p->producers);
+    free(p->topic);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->watch_lock);
+}
+
+void rn_log_delete(rn_partition *p, rn_store_batch *b) {
+    pthread_mutex_lock(&p->lock);
+    p->deleted = true;
+    tail_clear(p);
+    pthread_mutex_unlock(&p->lock);
+    uint8_t lo[4], hi[4], meta[5];
+    rn_key_put32(lo, p->id);
+    rn_key_put32(hi, p->id + 1);
+    rn_store_batch_delete_range(b, p->store, p->cf, lo, 4, hi, 4);
+    rn_store_batch_delete_range(b, p->store, RN_CF_INDEX, lo, 4, hi, 4);
+    rn_store_batch_delete_range(b, p->store, RN_CF_TIMEINDEX, lo, 4, hi, 4);
+    rn_store_batch_delete_range(b, p->store, RN_CF_PRODUCERS, lo, 4, hi, 4);
+    rn_log_meta_key(p->id, meta);
+    rn_store_batch_delete(b, p->store, RN_CF_META, meta, sizeof meta);
+    /* Wake parked fetches so they answer UNKNOWN_TOPIC_OR_PARTITION now. */
+    pthread_mutex_lock(&p->watch_lock);
+    for (rn_watcher *w = p->watchers; w; w = w->next) w->notify(w);
+    pthread_mutex_unlock(&p->watch_lock);
+}
+
+void rn_log_set_settings(rn_partition *p, const rn_topic_settings *s) {
+    pthread_mutex_lock(&p->lock);
+    p->settings = *s;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- offsets ------------------------------------------------------------------------ */
+
+static void offsets_locked(const rn_partition *p, rn_partition_offsets *out) {
+    out->log_start_offset = p->log_start_offset;
+    out->high_watermark = p->high_watermark;
+    out->log_end_offset = p->log_end_offset;
+    out->last_stable_offset = p->high_watermark;
+    out->leader_epoch = p->leader_epoch;
+    out->size_bytes = p->size_bytes;
+}
+
+rn_err rn_partition_offsets_get(rn_partition *p, rn_partition_offsets *out) {
+    pthread_mutex_lock(&p->lock);
+    rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION : RN_KAFKA_NONE;
+    offsets_locked(p, out);
+    pthread_mutex_unlock(&p->lock);
+    return err;
+}
+
+/* ---- append ------------------------------------------------------------------------- */
+
+static void notify_watchers(rn_partition *p) {
+    pthread_mutex_lock(&p->watch_lock);
+    for (rn_watcher *w = p->watchers; w; w = w->next) w->notify(w);
+    pthread_mutex_unlock(&p->watch_lock);
+}
+
+rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
+                           rn_append_result *out) {
+    int64_t now = now_ms();
+    out->base_offset = out->log_append_time = out->log_start_offset = -1;
+    out->duplicate = false;
+    rn_store_batch *wb = rn_store_batch_new();
+    if (!wb) return RN_ERR_NOMEM;
+
+    pthread_mutex_lock(&p->lock);
+    rn_err err = RN_KAFKA_NONE;
+    if (p->deleted) {
+        err = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+        goto out_unlock;
+    }
+    /* Pass 1: every check, against a working copy of the producer's state. */
+    rn_producer_state work;
+    bool have_producer = false;
+    int nbatches = 0;
+    for (size_t pos = 0; pos < len; nbatches++) {
+        rn_batch_header h;
+        if ((err = rn_batch_header_parse(records + pos, len - pos, &h))) goto out_unlock;
+        size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        if (size > len - pos) {
+            err = RN_KAFKA_CORRUPT_MESSAGE;
+            goto out_unlock;
+        }
+        if (size > (size_t)p->settings.max_message_bytes) {
+            err = RN_KAFKA_MESSAGE_TOO_LARGE;
+            goto out_unlock;
+        }
+        pos += size;
+        if (h.producer_id < 0) continue;
+        if (!have_producer) {
+            const rn_producer_state *st = rn_producer_find(&p->producers, h.producer_id);
+            if (st)
+                work = *st;
+            else {
+                memset(&work, 0, sizeof work);
+                work.producer_id = h.producer_id;
+                work.epoch = -1;
+            }
+            have_producer = true;
+        } else if (h.producer_id != work.producer_id) {
+            err = RN_KAFKA_INVALID_RECORD; /* one producer per record set, as Kafka */
+            goto out_unlock;
+        }
+        int32_t last_seq = rn_producer_last_seq(h.base_sequence, h.record_count);
+        const rn_producer_batch *dup = NULL;
+        int rc = rn_producer_check(&work, h.producer_epoch, h.base_sequence, last_seq, &dup);
+        if (rc == RN_PRODUCER_DUPLICATE) {
+            if (len == size) { /* the whole set is a retry: answer as the first time */
+                out->base_offset = dup->base_offset;
+                out->duplicate = true;
+                out->log_start_offset = p->log_start_offset;
+                goto out_unlock;
+            }
+            err = RN_KAFKA_DUPLICATE_SEQUENCE_NUMBER;
+            goto out_unlock;
+        }
+        if (rc) {
+            err = rc;
+            goto out_unlock;
+        }
+        /* Offsets are known in pass 2; record the sequence range now. */
+        rn_producer_batch pb = {h.base_sequence, last_seq, 0, 0};
+        rn_producer_record(&work, h.producer_epoch, &pb);
+    }
+
+    /* Pass 2: assign offsets, build the one write batch. */
+    int64_t offset = p->log_end_offset, max_ts = p->max_timestamp;
+    int producer_batch = have_producer ? work.n - nbatches : 0;
+    for (size_t pos = 0; pos < len;) {
+        rn_batch_header h;
+        rn_batch_header_parse(records + pos, len - pos, &h);
+        uint8_t *batch = records + pos;
+        size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        int64_t base = offset, last = offset + h.last_offset_delta;
+        rn_batch_set_base_offset(batch, base);
+        rn_batch_set_leader_epoch(batch, p->leader_epoch);
+        int64_t batch_ts = h.max_timestamp;
+        if (p->settings.log_append_time) {
+            rn_batch_set_log_append_time(batch, size, now);
+            batch_ts = now;
+        }
+        uint8_t key[KEY_LEN], iv[INDEX_VALUE_LEN];
+        make_key(key, p->id, (uint64_t)base);
+        rn_store_batch_put(wb, p->store, p->cf, key, sizeof key, batch, size);
+        rn_key_put64(iv, (uint64_t)last);
+        rn_key_put64(iv + 8, (uint64_t)batch_ts);
+        rn_key_put32(iv + 16, (uint32_t)size);
+        rn_store_batch_put(wb, p->store, RN_CF_INDEX, key, sizeof key, iv, sizeof iv);
+        if (batch_ts > max_ts) {
+            uint8_t tk[KEY_LEN], tv[8];
+            make_key(tk, p->id, ts_key(batch_ts));
+            rn_key_put64(tv, (uint64_t)base);
+            rn_store_batch_put(wb, p->store, RN_CF_TIMEINDEX, tk, sizeof tk, tv, sizeof tv);
+            max_ts = batch_ts;
+        }
+        if (h.producer_id >= 0 && producer_batch >= 0 && producer_batch < work.n) {
+            work.batches[producer_batch].base_offset = base;
+            work.batches[producer_batch].last_offset = last;
+        }
+        if (h.producer_id >= 0) producer_batch++;
+        offset = last + 1;
+        pos += size;
+    }
+    if (have_producer) {
+        uint8_t key[KEY_LEN], val[RN_PRODUCER_STATE_MAX];
+        make_key(key, p->id, (uint64_t)work.producer_id);
+        rn_store_batch_put(wb, p->store, RN_CF_PRODUCERS, key, sizeof key, val,
+                           rn_producer_encode(&work, val));
+    }
+    if ((err = rn_store_write(p->store, wb, false))) goto out_unlock;
+
+    /* Written: now the in-memory state follows. */
+    if (have_producer) {
+        rn_producer_state *slot = rn_producer_upsert(&p->producers, work.producer_id);
+        if (slot) *slot = work;
+    }
+    out->base_offset = p->log_end_offset;
+    for (size_t pos = 0; pos < len;) {
+        rn_batch_header h;
+        rn_batch_header_parse(records + pos, len - pos, &h);
+        size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        tail_push(p, records + pos, size, h.base_offset, h.base_offset + h.last_offset_delta);
+        pos += size;
+    }
+    p->log_end_offset = offset;
+    p->size_bytes += (int64_t)len;
+    p->max_timestamp = max_ts;
+    if (!p->flush_sync) p->high_watermark = offset;
+    out->log_append_time = p->settings.log_append_time ? now : -1;
+    out->log_start_offset = p->log_start_offset;
+    pthread_mutex_unlock(&p->lock);
+
+    if (p->flush_sync) {
+        /* Outside the lock so concurrent appenders share fsyncs; everything written
+         * before this call is durable after it, so the high watermark may pass it. */
+        if ((err = rn_store_sync_wal(p->store))) {
+            rn_store_batch_free(wb);
+            return err;
+        }
+        pthread_mutex_lock(&p->lock);
+        if (offset > p->high_watermark) p->high_watermark = offset;
+        pthread_mutex_unlock(&p->lock);
+    }
+    rn_store_batch_free(wb);
+    notify_watchers(p);
+    return RN_KAFKA_NONE;
+
+out_unlock:
+    pthread_mutex_unlock(&p->lock);
+    rn_store_batch_free(wb);
+    return err;
+}
+
+/* ---- read --------------------------------------------------------------------------- */
+
+static bool over_budget(size_t given, size_t len, size_t max_bytes, bool at_least_one) {
+    if (given + len <= max_bytes) return false;
+    return !(at_least_one && given == 0);
+}
+
+rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
+                         rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
+                         size_t *bytes) {
+    size_t given = 0;
+    *bytes = 0;
+    pthread_mutex_lock(&p->lock);
+    rn_partition_offsets off;
+    offsets_locked(p, &off);
+    if (offsets) *offsets = off;
+    if (p->deleted) {
+        pthread_mutex_unlock(&p->lock);
+        return RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (offset < off.log_start_offset || offset > off.high_watermark) {
+        pthread_mutex_unlock(&p->lock);
+        return RN_KAFKA_OFFSET_OUT_OF_RANGE;
+    }
+    if (offset == off.high_watermark) {
+        pthread_mutex_unlock(&p->lock);
+        return RN_KAFKA_NONE;
+    }
+    int i = tail_find(p, offset);
+    if (i >= 0) {
+        for (; i < p->tail_count; i++) {
+            rn_tail_entry *e = tail_at(p, i);
+            if (e->base_offset >= off.high_watermark ||
+                over_budget(given, e->len, max_bytes, at_least_one))
+                break;
+            given += e->len;
+            if (sink(ctx, e->data, e->len)) break;
+        }
+        pthread_mutex_unlock(&p->lock);
+        *bytes = given;
+        return RN_KAFKA_NONE;
+    }
+    pthread_mutex_unlock(&p->lock);
+
+    rn_store_iter *it = range_iter(p, p->cf);
+    if (!it) return RN_ERR_NOMEM;
+    uint8_t key[KEY_LEN];
+    make_key(key, p->id, (uint64_t)offset);
+    rn_store_iter_seek_for_prev(it, key, sizeof key);
+    if (!rn_store_iter_valid(it)) rn_store_iter_seek(it, key, sizeof key);
+    for (; rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        rn_batch_header h;
+        if (kl != KEY_LEN || rn_batch_header_parse(v, vl, &h)) {
+            rn_log_error("%s-%d: unreadable batch in the store at key offset %lld", p->topic,
+                         p->index, kl == KEY_LEN ? (long long)rn_key_get64(k + 4) : -1LL);
+            break;
+        }
+        int64_t base = (int64_t)rn_key_get64(k + 4);
+        if (base >= off.high_watermark) break;
+        if (base + h.last_offset_delta < offset) continue;
+        if (over_budget(given, vl, max_bytes, at_least_one)) break;
+        given += vl;
+        if (sink(ctx, v, vl)) break;
+    }
+    rn_err err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    *bytes = given;
+    return err;
+}
+
+/* ---- time lookups ------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t target, from;
+    int64_t offset, timestamp;
+    rn_err err;
+} time_search;
+
+static int time_sink(void *ctx, const uint8_t *batch, size_t len) {
+    time_search *ts = ctx;
+    rn_batch_records *it;
+    rn_err err = rn_batch_records_open(batch, len, 256u << 20, &it);
+    if (err) {
+        ts->err = err;
+        return 1;
+    }
+    rn_record rec;
+    int rc;
+    while ((rc = rn_batch_records_next(it, &rec)) == 1) {
+        if (rec.offset >= ts->from && rec.timestamp >= ts->target) {
+            ts->offset = rec.offset;
+            ts->timestamp = rec.timestamp;
+            break;
+        }
+    }
+    rn_batch_records_close(it);
+    if (rc < 0) ts->err = rc;
+    return ts->offset >= 0 || ts->err;
+}
+
+rn_err rn_partition_offset_for_time(rn_partition *p, int64_t ts, int64_t *offset,
+                                    int64_t *timestamp) {
+    *offset = *timestamp = -1;
+    rn_partition_offsets off;
+    rn_err err = rn_partition_offsets_get(p, &off);
+    if (err) return err;
+    rn_store_iter *it = range_iter(p, RN_CF_TIMEINDEX);
+    if (!it) return RN_ERR_NOMEM;
+    uint8_t key[KEY_LEN];
+    make_key(key, p->id, ts_key(ts));
+    rn_store_iter_seek(it, key, sizeof key);
+    int64_t from = -1;
+    if (rn_store_iter_valid(it)) {
+        size_t vl;
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (vl == 8) from = (int64_t)rn_key_get64(v);
+    }
+    err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    if (err || from < 0) return err;
+    if (from < off.log_start_offset) from = off.log_start_offset;
+    if (from >= off.high_watermark) return RN_KAFKA_NONE;
+    time_search s = {ts, off.log_start_offset, -1, -1, RN_KAFKA_NONE};
+    size_t bytes;
+    err = rn_partition_read(p, from, SIZE_MAX, true, time_sink, &s, NULL, &bytes);
+    if (err) return err;
+    if (s.err) return s.err;
+    *offset = s.offset;
+    *timestamp = s.timestamp;
+    return RN_KAFKA_NONE;
+}
+
+/* ---- removal: DeleteRecords and retention ------------------------------------------ */
+
+/* Make new_start the log start: remove every batch wholly below it (the store's ranges
+ * and the tail), keep the last time-index entry below it (lookups clamp to the log
+ * start, and it keeps the running-max chain intact), persist the new start. */
+static rn_err log_remove_before(rn_partition *p, int64_t new_start) {
+    /* The first kept batch: the first index entry whose last offset reaches new_start. */
+    int64_t cut = new_start, removed = 0;
+    rn_store_iter *it = range_iter(p, RN_CF_INDEX);
+    if (!it) return RN_ERR_NOMEM;
+    uint8_t lo[4];
+    rn_key_put32(lo, p->id);
+    for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (kl != KEY_LEN || vl != INDEX_VALUE_LEN) continue;
+        if ((int64_t)rn_key_get64(v) >= new_start) {
+            cut = (int64_t)rn_key_get64(k + 4);
+            break;
+        }
+        removed += rn_key_get32(v + 16);
+    }
+    rn_err err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    if (err) return err;
+
+    /* Time-index entries of removed batches, all but the last. */
+    uint8_t ti_end[KEY_LEN];
+    bool ti_delete = false;
+    it = range_iter(p, RN_CF_TIMEINDEX);
+    if (!it) return RN_ERR_NOMEM;
+    for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (kl != KEY_LEN || vl != 8 || (int64_t)rn_key_get64(v) >= cut) break;
+        memcpy(ti_end, k, KEY_LEN); /* delete up to (excluding) the last one below cut */
+        ti_delete = true;
+    }
+    rn_store_iter_free(it);
+
+    pthread_mutex_lock(&p->lock);
+    if (p->deleted || new_start <= p->log_start_offset) {
+        pthread_mutex_unlock(&p->lock);
+        return RN_KAFKA_NONE;
+    }
+    p->log_start_offset = new_start;
+    p->size_bytes -= removed;
+    while (p->tail_count && tail_at(p, 0)->last_offset < new_start) tail_drop_front(p);
+    rn_store_batch *b = rn_store_batch_new();
+    if (!b) {
+        pthread_mutex_unlock(&p->lock);
+        return RN_ERR_NOMEM;
+    }
+    put_partition_meta(p, b);
+    bool sync = p->flush_sync;
+    pthread_mutex_unlock(&p->lock);
+
+    uint8_t start[KEY_LEN], end[KEY_LEN];
+    make_key(start, p->id, 0);
+    make_key(end, p->id, (uint64_t)cut);
+    rn_store_batch_delete_range(b, p->store, p->cf, start, sizeof start, end, sizeof end);
+    rn_store_batch_delete_range(b, p->store, RN_CF_INDEX, start, sizeof start, end, sizeof end);
+    if (ti_delete)
+        rn_store_batch_delete_range(b, p->store, RN_CF_TIMEINDEX, lo, 4, ti_end, sizeof ti_end);
+    err = rn_store_write(p->store, b, sync);
+    rn_store_batch_free(b);
+    return err;
+}
+
+rn_err rn_partition_delete_records(rn_partition *p, int64_t before_offset,
+                                   int64_t *low_watermark) {
+    rn_partition_offsets off;
+    rn_err err = rn_partition_offsets_get(p, &off);
+    *low_watermark = off.log_start_offset;
+    if (err) return err;
+    if (before_offset == -1) before_offset = off.high_watermark;
+    if (before_offset < 0 || before_offset > off.high_watermark) return RN_KAFKA_OFFSET_OUT_OF_RANGE;
+    if (before_offset <= off.log_start_offset) return RN_KAFKA_NONE;
+    err = log_remove_before(p, before_offset);
+    rn_partition_offsets_get(p, &off);
+    *low_watermark = off.log_start_offset;
+    if (!err)
+        rn_log_info("%s-%d: records before offset %lld deleted", p->topic, p->index,
+                    (long long)before_offset);
+    return err;
+}
+
+void rn_log_enforce_retention(rn_partition *p, int64_t now) {
+    pthread_mutex_lock(&p->lock);
+    rn_topic_settings s = p->settings;
+    int64_t hwm = p->high_watermark, size = p->size_bytes, start = p->log_start_offset;
+    bool deleted = p->deleted;
+    pthread_mutex_unlock(&p->lock);
+    if (deleted || (s.retention_ms < 0 && s.retention_bytes < 0)) return;
+
+    int64_t cut = start, dropped = 0;
+    rn_store_iter *it = range_iter(p, RN_CF_INDEX);
+    if (!it) return;
+    uint8_t lo[4];
+    rn_key_put32(lo, p->id);
+    for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t vl;
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (vl != INDEX_VALUE_LEN) continue;
+        int64_t last = (int64_t)rn_key_get64(v), max_ts = (int64_t)rn_key_get64(v + 8);
+        int64_t bsize = rn_key_get32(v + 16);
+        if (last >= hwm) break;
+        bool by_time = s.retention_ms >= 0 && max_ts < now - s.retention_ms;
+        bool by_size = s.retention_bytes >= 0 && size - dropped > s.retention_bytes;
+        if (!by_time && !by_size) break;
+        dropped += bsize;
+        cut = last + 1;
+    }
+    rn_store_iter_free(it);
+    if (cut > start) {
+        rn_err err = log_remove_before(p, cut);
+        if (err)
+            rn_log_error("%s-%d: retention failed: %s", p->topic, p->index, rn_err_name(err));
+        else
+            rn_log_info("%s-%d: retention moved the log start offset from %lld to %lld (%lld "
+                        "bytes)",
+                        p->topic, p->index, (long long)start, (long long)cut,
+                        (long long)dropped);
+    }
+}
+
+/* ---- watchers ----------------------------------------------------------------------- */
+
+void rn_partition_watch(rn_partition *p, rn_watcher *w) {
+    pthread_mutex_lock(&p->watch_lock);
+    w->prev = NULL;
+    w->next = p->watchers;
+    if (p->watchers) p->watchers->prev = w;
+    p->watchers = w;
+    pthread_mutex_unlock(&p->watch_lock);
+}
+
+void rn_partition_unwatch(rn_partition *p, rn_watcher *w) {
+    pthread_mutex_lock(&p->watch_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (p->watchers == w)
+        p->watchers = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+    pthread_mutex_unlock(&p->watch_lock);
+}

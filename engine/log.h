@@ -1,0 +1,66 @@
+/* engine/log.h: one partition's log (internal to engine/): offsets, the in-memory tail
+ * of recent batches, producer state, watchers, and its keys in the store.
+ *
+ * Invariants: log_start_offset <= high_watermark <= log_end_offset; batches are stored
+ * under (partition id, base offset) with dense offsets; everything below
+ * high_watermark is in RocksDB (and fsynced when flush_sync). `lock` guards every field
+ * but the watchers, which have watch_lock. */
+#ifndef RN_LOG_H
+#define RN_LOG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "producer.h"
+#include "store.h"
+#include "topic_config.h"
+
+typedef struct {
+    int64_t base_offset, last_offset;
+    uint8_t *data;
+    size_t len;
+} rn_tail_entry;
+
+struct rn_partition {
+    rn_store *store;
+    int cf;               /* the log family: RN_CF_LOG0 + id % log families */
+    uint32_t id;          /* stable internal id, never reused */
+    int32_t index;        /* the Kafka partition number */
+    char *topic;          /* owned, for log lines */
+    bool flush_sync;
+    size_t tail_max_bytes;
+
+    pthread_mutex_t lock;
+    bool deleted;
+    int64_t log_start_offset, log_end_offset, high_watermark;
+    int32_t leader_epoch;
+    int64_t size_bytes;
+    int64_t max_timestamp; /* running max, for the time index */
+    rn_topic_settings settings;
+    rn_tail_entry *tail;   /* ring */
+    int tail_head, tail_count, tail_cap;
+    size_t tail_bytes;
+    rn_producer_table producers;
+
+    pthread_mutex_t watch_lock;
+    rn_watcher *watchers;
+};
+
+/* Metadata key of a partition: 'p' + id BE32 -> log_start BE64, leader_epoch BE32. */
+void rn_log_meta_key(uint32_t id, uint8_t key[5]);
+
+/* Set up p (fields store, cf, id, index, topic, flush_sync, tail_max_bytes, settings,
+ * log_start_offset and leader_epoch filled by the caller) and recover the rest from the
+ * store: log end, size, running max timestamp, producer states. */
+rn_err rn_log_open(rn_partition *p);
+/* Free what p owns (not p itself). */
+void rn_log_free(rn_partition *p);
+/* Mark deleted and add the removal of all its keys to b. */
+void rn_log_delete(rn_partition *p, rn_store_batch *b);
+void rn_log_set_settings(rn_partition *p, const rn_topic_settings *s);
+/* Apply retention.ms / retention.bytes at now_ms. */
+void rn_log_enforce_retention(rn_partition *p, int64_t now_ms);
+
+#endif

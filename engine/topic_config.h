@@ -1,0 +1,46 @@
+/* engine/topic_config.h: the one table of topic configs (name, type, broker default,
+ * validation, doc) and the parsed values the log uses. Later issues add rows (Lua
+ * hooks) here and nowhere else. */
+#ifndef RN_TOPIC_CONFIG_H
+#define RN_TOPIC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/* What the log needs, resolved from the topic's own configs and the broker defaults. */
+typedef struct {
+    int64_t retention_ms;    /* -1: forever */
+    int64_t retention_bytes; /* -1: unlimited */
+    int32_t max_message_bytes;
+    bool log_append_time;
+} rn_topic_settings;
+
+/* A topic's explicitly set configs: parallel arrays of owned strings. */
+typedef struct {
+    int n;
+    char **names;
+    char **values;
+} rn_topic_configs;
+
+/* Check one name/value against the table; on error a sentence in errmsg. */
+rn_err rn_topic_config_check(const char *name, const char *value, char *errmsg, size_t errlen);
+
+/* Resolve settings from explicit configs over broker defaults. */
+void rn_topic_config_resolve(const rn_topic_configs *c, const rn_engine_options *defaults,
+                             rn_topic_settings *out);
+
+/* Every table row with the topic's value or the default, for DescribeConfigs. */
+rn_err rn_topic_config_describe(const rn_topic_configs *c, const rn_engine_options *defaults,
+                                rn_config_entry **out, int *count);
+
+/* Value of name in c, or NULL. */
+const char *rn_topic_configs_get(const rn_topic_configs *c, const char *name);
+/* Set (value != NULL) or remove (NULL) a name; returns -1 on allocation failure. */
+int rn_topic_configs_set(rn_topic_configs *c, const char *name, const char *value);
+int rn_topic_configs_copy(rn_topic_configs *dst, const rn_topic_configs *src);
+void rn_topic_configs_free(rn_topic_configs *c);
+
+#endif
