@@ -44,6 +44,7 @@ typedef struct {
     int64_t log_tail_cache_bytes;    /* log.tail.cache.bytes (default 8 MiB per partition) */
     int64_t rocksdb_block_cache_bytes; /* rocksdb.block.cache.bytes (default 256 MiB) */
     char *log_level;                 /* log.level: error|warn|info|debug (default info) */
+    int retention_alias_rank;        /* which key set log_retention_ms: -1 ms, 1 minutes, 2 hours */
 } rn_config;
 
 typedef enum {

@@ -1,0 +1,56 @@
+/* net/api_delete_records.c: DeleteRecords (key 21), v0-1: move log start offsets. */
+#include "api.h"
+#include "conn.h"
+
+enum rn_api_result rn_api_delete_records(rn_request *req) {
+    rn_reader *r = &req->body;
+    rn_engine *e = rn_conn_opts(req->conn)->engine;
+    int32_t ntopics;
+    RN_R_ARRAY(r, &ntopics, 6);
+    typedef struct {
+        int32_t index;
+        int64_t offset;
+    } del;
+    char **names = ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *names)
+                               : NULL;
+    int32_t *counts = ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *counts)
+                                  : NULL;
+    del **dels = ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *dels) : NULL;
+    if (ntopics > 0 && (!names || !counts || !dels)) goto err_parse;
+    for (int32_t t = 0; t < ntopics; t++) {
+        rn_bytes name;
+        RN_R_STR(r, &name);
+        names[t] = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        RN_R_ARRAY(r, &counts[t], 12);
+        if (!names[t]) goto err_parse;
+        if (counts[t] > 0 && !(dels[t] = rn_arena_calloc(&req->arena, (size_t)counts[t],
+                                                         sizeof *dels[t])))
+            goto err_parse;
+        for (int32_t i = 0; i < counts[t]; i++) {
+            RN_R_I32(r, &dels[t][i].index);
+            RN_R_I64(r, &dels[t][i].offset);
+        }
+    }
+    int32_t timeout_ms;
+    RN_R_I32(r, &timeout_ms);
+
+    rn_writer *w = &req->resp;
+    rn_write_i32(w, 0); /* throttle_time_ms */
+    rn_write_array_len(w, ntopics);
+    for (int32_t t = 0; t < ntopics; t++) {
+        rn_write_string(w, names[t]);
+        rn_write_array_len(w, counts[t]);
+        for (int32_t i = 0; i < counts[t]; i++) {
+            int64_t low = -1;
+            rn_err err;
+            rn_partition *p = rn_engine_partition(e, names[t], dels[t][i].index, &err);
+            if (p) err = rn_partition_delete_records(p, dels[t][i].offset, &low);
+            rn_write_i32(w, dels[t][i].index);
+            rn_write_i64(w, low);
+            rn_write_i16(w, rn_err_wire(err));
+        }
+    }
+    return RN_API_DONE;
+err_parse:
+    return rn_api_malformed(req);
+}
