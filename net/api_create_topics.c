@@ -1,5 +1,6 @@
 /* net/api_create_topics.c: CreateTopics (key 19), v0-4. A single broker: replication
- * factor 1 (or -1, the default, from v4), assignments may name only this node. */
+ * factor 1, assignments may name only this node. -1 (the broker default) is accepted for
+ * partitions and replication factor at every version, because kafkajs sends it below v4. */
 #include <string.h>
 
 #include "api.h"
@@ -88,15 +89,11 @@ enum rn_api_result rn_api_create_topics(rn_request *req) {
             snprintf(cr->message, sizeof cr->message,
                      "this cluster has one broker (node %d): assignments must name only it",
                      o->node_id);
-        } else if (ct[t].nassign == 0 && ct[t].replication != 1 &&
-                   !(ct[t].replication == -1 && v >= 4)) {
+        } else if (ct[t].nassign == 0 && ct[t].replication != 1 && ct[t].replication != -1) {
             cr->err = RN_KAFKA_INVALID_REPLICATION_FACTOR;
             snprintf(cr->message, sizeof cr->message,
                      "replication factor %d is larger than the 1 broker available",
                      ct[t].replication);
-        } else if (ct[t].nassign == 0 && ct[t].partitions == -1 && v < 4) {
-            cr->err = RN_KAFKA_INVALID_PARTITIONS;
-            snprintf(cr->message, sizeof cr->message, "number of partitions must be at least 1");
         }
         if (cr->err) continue;
         int32_t partitions = ct[t].nassign > 0 ? ct[t].nassign : ct[t].partitions;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every test, against the sanitizer build: Criterion unit tests, each libFuzzer target
+# for a bounded time, then the integration suite (real runnel-server, real clients).
+# Runs all three parts whatever fails, and exits non-zero if any did. pytest's summary
+# is the last line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+failed=()
+
+echo "== unit tests (Criterion, ASan+UBSan)"
+ctest --test-dir build-asan --output-on-failure || failed+=(unit)
+
+echo "== fuzzing (${FUZZ_SECONDS}s per target)"
+for f in build-fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f"); seeds=tests/fuzz/seeds/${name#fuzz_}
+    corpus=$(mktemp -d)
+    [ -d "$seeds" ] && cp "$seeds"/* "$corpus"/ 2>/dev/null
+    if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 \
+            -artifact_prefix="$corpus/" "$corpus" >"$corpus.log" 2>&1; then
+        echo "$name: $(grep -E '^#[0-9]+.*DONE' "$corpus.log" | tail -1)"
+    else
+        echo "$name: FAILED"; tail -40 "$corpus.log"; failed+=("$name")
+        ls "$corpus"/crash-* "$corpus"/leak-* "$corpus"/timeout-* 2>/dev/null
+    fi
+    rm -rf "$corpus" "$corpus.log"
+done
+
+echo "== integration tests (real runnel-server, real clients)"
+export RUNNEL_SERVER=${RUNNEL_SERVER:-$PWD/build-asan/runnel-server}
+export RUNNEL_BUILD=${RUNNEL_BUILD:-$PWD/build-asan}
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+rc=$?
+[ $rc -eq 0 ] || failed+=(integration)
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+exit 0
