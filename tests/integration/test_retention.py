@@ -25,7 +25,7 @@ def test_retention_bytes(broker):
         time.sleep(0.2)
     low, high = watermarks(broker, "small")
     assert high == 200 and 150 < low < 200, (low, high)
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "r", "auto.offset.reset": "earliest"})
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "r", "enable.auto.commit": False})
     c.assign([TopicPartition("small", 0, -2)])  # OFFSET_BEGINNING
     m = None
     while m is None or m.error():
