@@ -241,6 +241,7 @@ static int inflate_gzip(const uint8_t *in, size_t len, outbuf *o) {
 static int unsnappy_block(const uint8_t *in, size_t len, outbuf *o) {
     size_t n;
     if (snappy_uncompressed_length((const char *)in, len, &n) != SNAPPY_OK) return -1;
+    if (n == 0) return 0;
     if (out_grow(o, o->len + n)) return -1;
     size_t got = n;
     if (snappy_uncompress((const char *)in, len, (char *)o->data + o->len, &got) != SNAPPY_OK)
@@ -351,8 +352,9 @@ rn_err rn_batch_records_open(const uint8_t *buf, size_t len, size_t max_decompre
             free(it);
             return rc == -2 ? RN_KAFKA_UNSUPPORTED_COMPRESSION_TYPE : RN_KAFKA_CORRUPT_MESSAGE;
         }
+        static const uint8_t empty[1];
         it->owned = o.data;
-        recs = o.data;
+        recs = o.data ? o.data : empty; /* decompressed to nothing */
         recs_len = o.len;
     }
     it->c.p = recs;

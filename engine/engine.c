@@ -147,8 +147,9 @@ static void topic_free(rn_topic *t) {
 }
 
 /* A new partition object (not yet in any topic); log_start and epoch from meta. */
+/* fresh: a partition being created now (nothing stored under its id yet). */
 static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uint32_t id,
-                                   int64_t log_start, int32_t leader_epoch) {
+                                   int64_t log_start, int32_t leader_epoch, bool fresh) {
     rn_partition *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->store = e->store;
@@ -161,8 +162,14 @@ static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uin
     p->settings = t->settings;
     p->log_start_offset = log_start;
     p->leader_epoch = leader_epoch;
-    if (!p->topic || rn_log_open(p) != RN_KAFKA_NONE) {
-        if (p->topic) rn_log_free(p);
+    if (!p->topic) {
+        free(p);
+        return NULL;
+    }
+    if (fresh) {
+        rn_log_init_new(p);
+    } else if (rn_log_open(p) != RN_KAFKA_NONE) {
+        rn_log_free(p);
         free(p);
         return NULL;
     }
@@ -213,7 +220,7 @@ static rn_topic *topic_decode(rn_engine *e, const char *name, const uint8_t *v, 
             epoch = (int32_t)rn_key_get32((uint8_t *)mv + 8);
         }
         free(mv);
-        t->parts[i] = partition_new(e, t, i, id, start, epoch);
+        t->parts[i] = partition_new(e, t, i, id, start, epoch, false);
         if (!t->parts[i]) goto err;
         t->npart = i + 1;
     }
@@ -463,7 +470,7 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
         }
     rn_topic_config_resolve(&t->configs, &e->opts, &t->settings);
     for (int32_t i = 0; i < partitions; i++) {
-        t->parts[i] = partition_new(e, t, i, e->next_partition_id + (uint32_t)i, 0, 0);
+        t->parts[i] = partition_new(e, t, i, e->next_partition_id + (uint32_t)i, 0, 0, true);
         if (!t->parts[i]) {
             err = RN_ERR_NOMEM;
             goto out;
@@ -511,7 +518,14 @@ rn_err rn_engine_delete_topic(rn_engine *e, const char *name) {
     uint8_t key[256];
     size_t kl = topic_key(t->name, key);
     rn_store_batch_delete(b, e->store, RN_CF_META, key, kl);
-    for (int32_t i = 0; i < t->npart; i++) rn_log_delete(t->parts[i], b);
+    for (int32_t i = 0; i < t->npart; i++) rn_log_mark_deleted(t->parts[i]);
+    /* Ids were handed out in runs (one per create); one set of ranges per run. */
+    for (int32_t i = 0; i < t->npart;) {
+        int32_t j = i + 1;
+        while (j < t->npart && t->parts[j]->id == t->parts[j - 1]->id + 1) j++;
+        rn_log_delete_ids(e->store, e->log_cfs, t->parts[i]->id, t->parts[j - 1]->id + 1, b);
+        i = j;
+    }
     rn_err err = rn_store_write(e->store, b, true);
     rn_store_batch_free(b);
     pthread_mutex_unlock(&e->meta_lock);
@@ -549,7 +563,7 @@ rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_t
     }
     memcpy(parts, t->parts, (size_t)current * sizeof *parts);
     for (int32_t i = current; i < new_total; i++) {
-        parts[i] = partition_new(e, t, i, e->next_partition_id + (uint32_t)(i - current), 0, 0);
+        parts[i] = partition_new(e, t, i, e->next_partition_id + (uint32_t)(i - current), 0, 0, true);
         if (!parts[i]) {
             err = RN_ERR_NOMEM;
             goto out;

@@ -125,11 +125,15 @@ static int tail_find(rn_partition *p, int64_t offset) {
 
 /* ---- open, close, delete ------------------------------------------------------------ */
 
-rn_err rn_log_open(rn_partition *p) {
+void rn_log_init_new(rn_partition *p) {
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->watch_lock, NULL);
     p->max_timestamp = -1;
-    p->log_end_offset = p->log_start_offset;
+    p->log_end_offset = p->high_watermark = p->log_start_offset;
+}
+
+rn_err rn_log_open(rn_partition *p) {
+    rn_log_init_new(p);
     rn_err err = RN_KAFKA_NONE;
 
     rn_store_iter *it = range_iter(p, RN_CF_INDEX);
@@ -197,24 +201,30 @@ void rn_log_free(rn_partition *p) {
     pthread_mutex_destroy(&p->watch_lock);
 }
 
-void rn_log_delete(rn_partition *p, rn_store_batch *b) {
+void rn_log_mark_deleted(rn_partition *p) {
     pthread_mutex_lock(&p->lock);
     p->deleted = true;
     tail_clear(p);
     pthread_mutex_unlock(&p->lock);
-    uint8_t lo[4], hi[4], meta[5];
-    rn_key_put32(lo, p->id);
-    rn_key_put32(hi, p->id + 1);
-    rn_store_batch_delete_range(b, p->store, p->cf, lo, 4, hi, 4);
-    rn_store_batch_delete_range(b, p->store, RN_CF_INDEX, lo, 4, hi, 4);
-    rn_store_batch_delete_range(b, p->store, RN_CF_TIMEINDEX, lo, 4, hi, 4);
-    rn_store_batch_delete_range(b, p->store, RN_CF_PRODUCERS, lo, 4, hi, 4);
-    rn_log_meta_key(p->id, meta);
-    rn_store_batch_delete(b, p->store, RN_CF_META, meta, sizeof meta);
     /* Wake parked fetches so they answer UNKNOWN_TOPIC_OR_PARTITION now. */
     pthread_mutex_lock(&p->watch_lock);
     for (rn_watcher *w = p->watchers; w; w = w->next) w->notify(w);
     pthread_mutex_unlock(&p->watch_lock);
+}
+
+void rn_log_delete_ids(rn_store *store, int log_cfs, uint32_t first, uint32_t end,
+                       rn_store_batch *b) {
+    uint8_t lo[4], hi[4], mlo[5], mhi[5];
+    rn_key_put32(lo, first);
+    rn_key_put32(hi, end);
+    for (int i = 0; i < log_cfs; i++)
+        rn_store_batch_delete_range(b, store, RN_CF_LOG0 + i, lo, 4, hi, 4);
+    rn_store_batch_delete_range(b, store, RN_CF_INDEX, lo, 4, hi, 4);
+    rn_store_batch_delete_range(b, store, RN_CF_TIMEINDEX, lo, 4, hi, 4);
+    rn_store_batch_delete_range(b, store, RN_CF_PRODUCERS, lo, 4, hi, 4);
+    rn_log_meta_key(first, mlo);
+    rn_log_meta_key(end, mhi);
+    rn_store_batch_delete_range(b, store, RN_CF_META, mlo, 5, mhi, 5);
 }
 
 void rn_log_set_settings(rn_partition *p, const rn_topic_settings *s) {

@@ -55,10 +55,18 @@ void rn_log_meta_key(uint32_t id, uint8_t key[5]);
  * log_start_offset and leader_epoch filled by the caller) and recover the rest from the
  * store: log end, size, running max timestamp, producer states. */
 rn_err rn_log_open(rn_partition *p);
+/* Set up a partition just created: its id was never used, so there is nothing to
+ * recover (creating thousands of partitions must not scan the store for each). */
+void rn_log_init_new(rn_partition *p);
 /* Free what p owns (not p itself). */
 void rn_log_free(rn_partition *p);
-/* Mark deleted and add the removal of all its keys to b. */
-void rn_log_delete(rn_partition *p, rn_store_batch *b);
+/* Mark deleted: appends and reads fail from now on, parked fetches are woken. */
+void rn_log_mark_deleted(rn_partition *p);
+/* Add to b the removal of every key of partition ids [first, end) in every family:
+ * one range per family however many partitions, so deleting a topic of thousands of
+ * partitions leaves a handful of range tombstones, not thousands. */
+void rn_log_delete_ids(rn_store *store, int log_cfs, uint32_t first, uint32_t end,
+                       rn_store_batch *b);
 void rn_log_set_settings(rn_partition *p, const rn_topic_settings *s);
 /* Apply retention.ms / retention.bytes at now_ms. */
 void rn_log_enforce_retention(rn_partition *p, int64_t now_ms);

@@ -1,9 +1,14 @@
 /* engine/store.c: RocksDB behind a small C interface: one database, a fixed set of
- * column families, write batches, bounded iterators. Log families keep record batches
- * in blob files (MEASURED.md: 2.6x the ingest of plain SSTs and 2.5x less write
- * amplification for these values). */
+ * column families, write batches, bounded iterators, group-committed WAL syncs. Log
+ * families keep record batches in blob files (MEASURED.md: 2.6x the ingest of plain SSTs
+ * and 2.5x less write amplification for these values).
+ *
+ * Invariant of the WAL sync: synced_seq is a sequence number such that every write with
+ * a sequence at or below it is on disk; at most one thread syncs at a time and the
+ * others wait for it when its sync covers their writes. */
 #include "store.h"
 
+#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +17,7 @@
 #include "rnlog.h"
 
 #define RN_STORE_MAX_CF 80
+#define RN_STORE_BOUND_MAX 16 /* our keys' bounds are prefixes of at most 12 bytes */
 
 struct rn_store {
     rocksdb_t *db;
@@ -23,6 +29,11 @@ struct rn_store {
     rocksdb_block_based_table_options_t *table;
     rocksdb_writeoptions_t *wo_sync, *wo_nosync;
     rocksdb_readoptions_t *ro;
+
+    pthread_mutex_t sync_lock;
+    pthread_cond_t sync_done;
+    bool syncing;
+    uint64_t synced_seq;
 };
 
 struct rn_store_batch {
@@ -32,7 +43,7 @@ struct rn_store_batch {
 struct rn_store_iter {
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ro;
-    char *lower, *upper;
+    char lower[RN_STORE_BOUND_MAX], upper[RN_STORE_BOUND_MAX]; /* RocksDB keeps pointers */
 };
 
 static const char *const fixed_cf_names[] = {"meta", "index", "timeindex", "producers"};
@@ -65,6 +76,8 @@ rn_err rn_store_open(const char *dir, int log_cfs, size_t block_cache_bytes, rn_
                      int *log_cfs_out, char *err, size_t errlen) {
     rn_store *s = calloc(1, sizeof *s);
     if (!s) return RN_ERR_NOMEM;
+    pthread_mutex_init(&s->sync_lock, NULL);
+    pthread_cond_init(&s->sync_done, NULL);
     s->cache = rocksdb_cache_create_lru(block_cache_bytes ? block_cache_bytes : (8u << 20));
     s->table = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(s->table, s->cache);
@@ -149,6 +162,8 @@ void rn_store_close(rn_store *s) {
     if (s->wo_sync) rocksdb_writeoptions_destroy(s->wo_sync);
     if (s->wo_nosync) rocksdb_writeoptions_destroy(s->wo_nosync);
     if (s->ro) rocksdb_readoptions_destroy(s->ro);
+    pthread_mutex_destroy(&s->sync_lock);
+    pthread_cond_destroy(&s->sync_done);
     free(s);
 }
 
@@ -185,10 +200,32 @@ rn_err rn_store_write(rn_store *s, rn_store_batch *b, bool sync) {
     return msg ? storage_error("write", msg) : RN_KAFKA_NONE;
 }
 
+/* RocksDB's own SyncWAL makes concurrent callers queue and fsync one after another;
+ * here a caller whose write is already covered by a finished or running sync shares it,
+ * so N concurrent appenders pay about two fsyncs, not N. */
 rn_err rn_store_sync_wal(rn_store *s) {
-    char *msg = NULL;
-    rocksdb_flush_wal(s->db, 1, &msg);
-    return msg ? storage_error("WAL sync", msg) : RN_KAFKA_NONE;
+    uint64_t mine = rocksdb_get_latest_sequence_number(s->db); /* covers our write */
+    rn_err err = RN_KAFKA_NONE;
+    pthread_mutex_lock(&s->sync_lock);
+    while (!err && s->synced_seq < mine) {
+        if (s->syncing) {
+            pthread_cond_wait(&s->sync_done, &s->sync_lock);
+            continue;
+        }
+        s->syncing = true;
+        pthread_mutex_unlock(&s->sync_lock);
+        /* Everything up to target is in the WAL file, so the fsync makes it durable. */
+        uint64_t target = rocksdb_get_latest_sequence_number(s->db);
+        char *msg = NULL;
+        rocksdb_flush_wal(s->db, 1, &msg);
+        if (msg) err = storage_error("WAL sync", msg);
+        pthread_mutex_lock(&s->sync_lock);
+        s->syncing = false;
+        if (!err && target > s->synced_seq) s->synced_seq = target;
+        pthread_cond_broadcast(&s->sync_done);
+    }
+    pthread_mutex_unlock(&s->sync_lock);
+    return err;
 }
 
 rn_err rn_store_get(rn_store *s, int cf, const void *k, size_t kl, char **val, size_t *vl) {
@@ -197,23 +234,18 @@ rn_err rn_store_get(rn_store *s, int cf, const void *k, size_t kl, char **val, s
     return msg ? storage_error("get", msg) : RN_KAFKA_NONE;
 }
 
-static char *dupbytes(const void *p, size_t n) {
-    char *d = malloc(n ? n : 1);
-    if (d && n) memcpy(d, p, n);
-    return d;
-}
-
 rn_store_iter *rn_store_iter_new(rn_store *s, int cf, const void *lower, size_t ll,
                                  const void *upper, size_t ul) {
-    rn_store_iter *it = calloc(1, sizeof *it);
+    if ((lower && ll > RN_STORE_BOUND_MAX) || (upper && ul > RN_STORE_BOUND_MAX)) return NULL;
+    rn_store_iter *it = malloc(sizeof *it);
     if (!it) return NULL;
     it->ro = rocksdb_readoptions_create();
     if (lower) {
-        it->lower = dupbytes(lower, ll);
+        memcpy(it->lower, lower, ll);
         rocksdb_readoptions_set_iterate_lower_bound(it->ro, it->lower, ll);
     }
     if (upper) {
-        it->upper = dupbytes(upper, ul);
+        memcpy(it->upper, upper, ul);
         rocksdb_readoptions_set_iterate_upper_bound(it->ro, it->upper, ul);
     }
     it->it = rocksdb_create_iterator_cf(s->db, it->ro, s->cf[cf]);
@@ -248,7 +280,5 @@ void rn_store_iter_free(rn_store_iter *it) {
     if (!it) return;
     rocksdb_iter_destroy(it->it);
     rocksdb_readoptions_destroy(it->ro);
-    free(it->lower);
-    free(it->upper);
     free(it);
 }

@@ -114,20 +114,23 @@ enum rn_api_result rn_api_metadata(rn_request *req) {
     if (v >= 1) rn_write_i32(w, o->node_id); /* controller_id */
 
     /* Topics that exist, then one error entry per distinct requested name that does not. */
+    bool *answered = ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *answered)
+                                 : NULL;
+    if (ntopics > 0 && !answered) {
+        rn_topic_meta_free(topics, count);
+        goto err_parse;
+    }
     int32_t nmissing = 0;
     for (int32_t i = 0; !all && i < ntopics; i++) {
         bool dup = false;
         for (int32_t j = 0; j < i && !dup; j++) dup = strcmp(names[i], names[j]) == 0;
-        if (dup || meta_has(topics, count, names[i])) {
-            names[i] = NULL; /* answered already */
-            continue;
-        }
-        nmissing++;
+        answered[i] = dup || meta_has(topics, count, names[i]);
+        if (!answered[i]) nmissing++;
     }
     rn_write_array_len(w, count + nmissing);
     for (int i = 0; i < count; i++) write_topic(w, v, &topics[i], o->node_id);
     for (int32_t i = 0; !all && i < ntopics; i++) {
-        if (!names[i]) continue;
+        if (answered[i]) continue;
         rn_err terr = err ? err
                       : !rn_topic_name_valid(names[i], strlen(names[i]))
                           ? RN_KAFKA_INVALID_TOPIC_EXCEPTION

@@ -173,7 +173,12 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
         conn_flush(c);
         return 0;
     }
-    switch (req->api->handler(req)) {
+    enum rn_api_result result = req->api->handler(req);
+    int64_t took_us = now_us() - req->received_us;
+    if (took_us > 500000)
+        rn_log_warn("%s: %s v%d took %lld ms on the network thread", c->peer, req->api->name,
+                    req->api_version, (long long)(took_us / 1000));
+    switch (result) {
     case RN_API_DONE: req->state = RN_REQ_DONE; break;
     case RN_API_NO_RESPONSE: req->state = RN_REQ_SKIP; break;
     case RN_API_DEFERRED: break;

@@ -5,6 +5,7 @@
  * input side ends. Any crash, sanitizer report or hang is a finding. */
 #include <event2/event.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,10 @@ static struct event_base *base;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
+    signal(SIGPIPE, SIG_IGN); /* the broker may close before reading everything */
     static char dir[] = "/tmp/runnel-fuzz-XXXXXX";
     if (!mkdtemp(dir)) abort();
-    rn_log_set_level(RN_LOG_ERROR);
+    rn_log_set_level(getenv("FUZZ_LOG_WARN") ? RN_LOG_WARN : RN_LOG_ERROR);
     rn_engine_options eo = {
         .data_dir = dir,
         .node_id = 1,
@@ -88,8 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char buf[65536];
     for (;;) {
         struct pollfd pfd = {sv[0], POLLIN, 0};
-        if (poll(&pfd, 1, 2000) <= 0) {
-            fprintf(stderr, "fuzz_request: no answer and no close within 2 s\n");
+        if (poll(&pfd, 1, 30000) <= 0) {
+            fprintf(stderr, "fuzz_request: no answer and no close within 30 s\n");
+            if (getenv("FUZZ_HANG_SLEEP")) sleep(120); /* time to attach a debugger */
             abort();
         }
         ssize_t n = read(sv[0], buf, sizeof buf);
