@@ -33,8 +33,12 @@ start_server() { # $1 = log.flush.sync
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" || true; server_pid=; }
 
-# "msgs/s MB/s" from rdkafka_performance's summary line ("... N msgs/s and X MB/s ...").
-rate() { grep -E "msgs/s" "$1" | tail -1 | sed -E 's/.* ([0-9]+) msgs\/s and ([0-9.]+) MB\/s.*/\1 \2/'; }
+# "msgs/s MB/s" from rdkafka_performance's summary line: the producer prints
+# "... N msgs/s and X MB/s ...", the consumer "...: N msgs/s (X MB/s)".
+rate() {
+    local line; line=$(grep -E "msgs/s" "$1" | tail -1)
+    echo "$(grep -oE '[0-9]+ msgs/s' <<<"$line" | tail -1 | cut -d' ' -f1) $(grep -oE '[0-9.]+ MB/s' <<<"$line" | tail -1 | cut -d' ' -f1)"
+}
 
 produce() { # $1 label, $2 count, $3 size, rest: extra args
     local label=$1 count=$2 size=$3; shift 3

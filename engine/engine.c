@@ -1,13 +1,13 @@
-/* engine/engine.c: the engine: opening the store, the topic registry (a sorted array
- * under a rwlock), topic metadata in the meta family, producer ids, the retention
- * thread.
+/* engine/engine.c: the engine: opening the store and loading what it holds, the topic
+ * operations (create, delete, grow, configs) as metadata writes, producer ids, the
+ * retention thread.
  *
- *   meta: "cluster_id"             -> 22 characters
- *         "c.next_partition_id"    -> BE32 (partition ids are never reused)
- *         "c.producer_id_block"    -> BE64 end of the handed-out producer id block
- *         't' + topic name         -> topic id[16], count BE32, ids BE32 x count,
- *                                     nconfigs BE32, (BE16 len, name, BE16 len, value)...
- *         'p' + partition id BE32  -> log start BE64, leader epoch BE32 (log.c)
+ *   meta: "cluster_id"              -> 22 characters
+ *         "c.next_partition_id"     -> BE32 (partition ids are never reused)
+ *         "c.producer_id_block"     -> BE64 end of the handed-out producer id block
+ *         "c.log_column_families"   -> BE32, fixed when the data dir is created
+ *         't' + topic name          -> the topic's record (topic.h)
+ *         'p' + partition id BE32   -> log start BE64, leader epoch BE32 (log.h)
  *
  * Metadata changes are serialised by meta_lock and written before the registry shows
  * them; readers only take the registry's read lock. */
@@ -24,30 +24,20 @@
 #include "log.h"
 #include "rnlog.h"
 #include "store.h"
+#include "topic.h"
 #include "topic_config.h"
 
 #define RN_MAX_PARTITIONS 100000
 #define RN_PRODUCER_ID_BLOCK 1000
-
-typedef struct rn_topic {
-    char *name;
-    uint8_t id[16];
-    int32_t npart;
-    rn_partition **parts;
-    rn_topic_configs configs;
-    rn_topic_settings settings;
-    struct rn_topic *next_dead;
-} rn_topic;
 
 struct rn_engine {
     rn_engine_options opts;
     rn_store *store;
     int log_cfs;
     char cluster_id[32];
-    pthread_rwlock_t lock; /* topics */
-    rn_topic **topics;     /* sorted by name */
-    int ntopics, cap;
-    rn_topic *dead; /* deleted topics: their partitions live until close */
+    pthread_rwlock_t lock;    /* topics */
+    rn_topic_registry topics; /* live topics */
+    rn_topic *dead;           /* deleted topics: their partitions live until close */
     pthread_mutex_t meta_lock;
     uint32_t next_partition_id;
     int64_t next_producer_id, producer_block_end;
@@ -60,76 +50,7 @@ struct rn_engine {
 static const char KEY_CLUSTER_ID[] = "cluster_id";
 static const char KEY_NEXT_PARTITION[] = "c.next_partition_id";
 static const char KEY_PRODUCER_BLOCK[] = "c.producer_id_block";
-
-/* ---- topic records ------------------------------------------------------------------ */
-
-static size_t topic_key(const char *name, uint8_t *key) {
-    size_t n = strlen(name);
-    key[0] = 't';
-    memcpy(key + 1, name, n);
-    return n + 1;
-}
-
-static uint8_t *topic_encode(const rn_topic *t, size_t *len) {
-    size_t n = 16 + 4 + 4 * (size_t)t->npart + 4;
-    for (int i = 0; i < t->configs.n; i++)
-        n += 4 + strlen(t->configs.names[i]) + strlen(t->configs.values[i]);
-    uint8_t *b = malloc(n), *p = b;
-    if (!b) return NULL;
-    memcpy(p, t->id, 16);
-    p += 16;
-    rn_key_put32(p, (uint32_t)t->npart);
-    p += 4;
-    for (int32_t i = 0; i < t->npart; i++, p += 4) rn_key_put32(p, t->parts[i]->id);
-    rn_key_put32(p, (uint32_t)t->configs.n);
-    p += 4;
-    for (int i = 0; i < t->configs.n; i++) {
-        const char *s[2] = {t->configs.names[i], t->configs.values[i]};
-        for (int k = 0; k < 2; k++) {
-            size_t l = strlen(s[k]);
-            p[0] = (uint8_t)(l >> 8);
-            p[1] = (uint8_t)l;
-            memcpy(p + 2, s[k], l);
-            p += 2 + l;
-        }
-    }
-    *len = n;
-    return b;
-}
-
-static rn_topic *topic_find(rn_engine *e, const char *name, int *pos) {
-    int lo = 0, hi = e->ntopics;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        int c = strcmp(e->topics[mid]->name, name);
-        if (c == 0) {
-            if (pos) *pos = mid;
-            return e->topics[mid];
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (pos) *pos = lo;
-    return NULL;
-}
-
-static int topic_insert(rn_engine *e, rn_topic *t) {
-    int pos;
-    if (topic_find(e, t->name, &pos)) return -1;
-    if (e->ntopics == e->cap) {
-        int cap = e->cap ? e->cap * 2 : 16;
-        rn_topic **v = realloc(e->topics, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        e->topics = v;
-        e->cap = cap;
-    }
-    memmove(&e->topics[pos + 1], &e->topics[pos], (size_t)(e->ntopics - pos) * sizeof *e->topics);
-    e->topics[pos] = t;
-    e->ntopics++;
-    return 0;
-}
+static const char KEY_LOG_FAMILIES[] = "c.log_column_families";
 
 static void partition_free(rn_partition *p) {
     if (!p) return;
@@ -137,17 +58,8 @@ static void partition_free(rn_partition *p) {
     free(p);
 }
 
-static void topic_free(rn_topic *t) {
-    if (!t) return;
-    for (int32_t i = 0; i < t->npart; i++) partition_free(t->parts[i]);
-    free(t->parts);
-    rn_topic_configs_free(&t->configs);
-    free(t->name);
-    free(t);
-}
-
-/* A new partition object (not yet in any topic); log_start and epoch from meta. */
-/* fresh: a partition being created now (nothing stored under its id yet). */
+/* A new partition object (not yet in any topic); log_start and epoch from meta. fresh:
+ * being created now, so nothing is stored under its id and there is nothing to recover. */
 static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uint32_t id,
                                    int64_t log_start, int32_t leader_epoch, bool fresh) {
     rn_partition *p = calloc(1, sizeof *p);
@@ -176,40 +88,16 @@ static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uin
     return p;
 }
 
-static rn_topic *topic_decode(rn_engine *e, const char *name, const uint8_t *v, size_t len) {
-    rn_topic *t = calloc(1, sizeof *t);
-    if (!t || !(t->name = strdup(name)) || len < 24) goto err;
-    const uint8_t *p = v, *end = v + len;
-    memcpy(t->id, p, 16);
-    p += 16;
-    int32_t n = (int32_t)rn_key_get32(p);
-    p += 4;
-    if (n < 0 || n > RN_MAX_PARTITIONS || (size_t)(end - p) < 4 * (size_t)n + 4) goto err;
-    const uint8_t *ids = p;
-    p += 4 * (size_t)n;
-    uint32_t nconf = rn_key_get32(p);
-    p += 4;
-    for (uint32_t i = 0; i < nconf; i++) {
-        char *s[2] = {NULL, NULL};
-        for (int k = 0; k < 2; k++) {
-            if (end - p < 2) goto err;
-            size_t l = (size_t)((p[0] << 8) | p[1]);
-            if ((size_t)(end - p - 2) < l) goto err;
-            s[k] = strndup((const char *)p + 2, l);
-            p += 2 + l;
-        }
-        int rc = s[0] && s[1] ? rn_topic_configs_set(&t->configs, s[0], s[1]) : -1;
-        free(s[0]);
-        free(s[1]);
-        if (rc) goto err;
-    }
+/* A topic from its meta record, with its partitions recovered from the store. */
+static rn_topic *topic_load(rn_engine *e, const char *name, const uint8_t *v, size_t len) {
+    rn_topic *t;
+    uint32_t *ids;
+    int32_t n;
+    if (rn_topic_decode(name, v, len, RN_MAX_PARTITIONS, &t, &ids, &n)) goto err;
     rn_topic_config_resolve(&t->configs, &e->opts, &t->settings);
-    t->parts = calloc((size_t)(n ? n : 1), sizeof *t->parts);
-    if (!t->parts) goto err;
     for (int32_t i = 0; i < n; i++) {
-        uint32_t id = rn_key_get32(ids + 4 * i);
         uint8_t mk[5];
-        rn_log_meta_key(id, mk);
+        rn_log_meta_key(ids[i], mk);
         char *mv = NULL;
         size_t ml = 0;
         int64_t start = 0;
@@ -220,14 +108,16 @@ static rn_topic *topic_decode(rn_engine *e, const char *name, const uint8_t *v, 
             epoch = (int32_t)rn_key_get32((uint8_t *)mv + 8);
         }
         free(mv);
-        t->parts[i] = partition_new(e, t, i, id, start, epoch, false);
+        t->parts[i] = partition_new(e, t, i, ids[i], start, epoch, false);
         if (!t->parts[i]) goto err;
         t->npart = i + 1;
     }
+    free(ids);
     return t;
 err:
     rn_log_error("topic '%s': unreadable metadata", name);
-    topic_free(t);
+    free(ids); /* decode leaves NULLs when it fails */
+    rn_topic_free(t);
     return NULL;
 }
 
@@ -256,7 +146,7 @@ static void make_cluster_id(char out[32]) {
 static void *retention_main(void *arg);
 
 static rn_err load_topics(rn_engine *e) {
-    uint8_t lo[1] = {'t'}, hi[1] = {'u'};
+    uint8_t lo[1] = {RN_TOPIC_KEY_LO}, hi[1] = {RN_TOPIC_KEY_HI};
     rn_store_iter *it = rn_store_iter_new(e->store, RN_CF_META, lo, 1, hi, 1);
     if (!it) return RN_ERR_NOMEM;
     rn_err err = RN_KAFKA_NONE;
@@ -265,12 +155,10 @@ static rn_err load_topics(rn_engine *e) {
         const uint8_t *k = rn_store_iter_key(it, &kl);
         const uint8_t *v = rn_store_iter_value(it, &vl);
         char name[256];
-        if (kl < 2 || kl > 250) continue;
-        memcpy(name, k + 1, kl - 1);
-        name[kl - 1] = 0;
-        rn_topic *t = topic_decode(e, name, v, vl);
-        if (!t || topic_insert(e, t)) {
-            topic_free(t);
+        if (rn_topic_key_name(k, kl, name)) continue;
+        rn_topic *t = topic_load(e, name, v, vl);
+        if (!t || rn_topic_insert(&e->topics, t)) {
+            rn_topic_free(t);
             err = RN_KAFKA_KAFKA_STORAGE_ERROR;
             break;
         }
@@ -336,6 +224,23 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
     e->next_partition_id = (uint32_t)next_pid;
     /* Ids below the persisted block end may have been handed out before a crash. */
     e->next_producer_id = e->producer_block_end = (int64_t)block;
+    /* Partition id mod the family count picks a partition's family, so the count is
+     * fixed at creation: kept in meta, and it must agree with the families that exist. */
+    uint64_t families = 0;
+    if (!err) err = read_counter(e, KEY_LOG_FAMILIES, &families, 4);
+    if (!err && families == 0) {
+        uint8_t v[4];
+        rn_key_put32(v, (uint32_t)e->log_cfs);
+        rn_store_batch *b = rn_store_batch_new();
+        rn_store_batch_put(b, e->store, RN_CF_META, KEY_LOG_FAMILIES, strlen(KEY_LOG_FAMILIES),
+                           v, 4);
+        err = rn_store_write(e->store, b, true);
+        rn_store_batch_free(b);
+    } else if (!err && families != (uint64_t)e->log_cfs) {
+        rn_log_error("engine: %s has %d log column families but its metadata says %llu",
+                     opts->data_dir, e->log_cfs, (unsigned long long)families);
+        err = RN_KAFKA_KAFKA_STORAGE_ERROR;
+    }
     if (!err) err = load_topics(e);
     if (err) {
         snprintf(errbuf, errlen, "cannot load metadata: %s", rn_err_message(err));
@@ -347,7 +252,7 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
             e->retention_running = true;
     }
     rn_log_info("engine: %s opened: %d topics, %d log column families, cluster id %s",
-                opts->data_dir, e->ntopics, e->log_cfs, e->cluster_id);
+                opts->data_dir, e->topics.n, e->log_cfs, e->cluster_id);
     *out = e;
     return RN_KAFKA_NONE;
 }
@@ -361,11 +266,10 @@ void rn_engine_close(rn_engine *e) {
         pthread_mutex_unlock(&e->stop_lock);
         pthread_join(e->retention_thread, NULL);
     }
-    for (int i = 0; i < e->ntopics; i++) topic_free(e->topics[i]);
-    free(e->topics);
+    rn_topic_registry_free(&e->topics);
     while (e->dead) {
         rn_topic *n = e->dead->next_dead;
-        topic_free(e->dead);
+        rn_topic_free(e->dead);
         e->dead = n;
     }
     rn_store_close(e->store);
@@ -382,42 +286,11 @@ int32_t rn_engine_node_id(const rn_engine *e) { return e->opts.node_id; }
 
 /* ---- topics ------------------------------------------------------------------------- */
 
-bool rn_topic_name_valid(const char *name, size_t len) {
-    if (len == 0 || len > 249) return false;
-    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static void put_counter(rn_engine *e, rn_store_batch *b) {
     uint8_t v[4];
     rn_key_put32(v, e->next_partition_id);
     rn_store_batch_put(b, e->store, RN_CF_META, KEY_NEXT_PARTITION, strlen(KEY_NEXT_PARTITION),
                        v, 4);
-}
-
-static void put_partition_meta(rn_engine *e, rn_store_batch *b, const rn_partition *p) {
-    uint8_t k[5], v[12];
-    rn_log_meta_key(p->id, k);
-    rn_key_put64(v, (uint64_t)p->log_start_offset);
-    rn_key_put32(v + 8, (uint32_t)p->leader_epoch);
-    rn_store_batch_put(b, e->store, RN_CF_META, k, sizeof k, v, sizeof v);
-}
-
-static rn_err put_topic(rn_engine *e, rn_store_batch *b, const rn_topic *t) {
-    uint8_t key[256];
-    size_t kl = topic_key(t->name, key), vl;
-    uint8_t *v = topic_encode(t, &vl);
-    if (!v) return RN_ERR_NOMEM;
-    rn_store_batch_put(b, e->store, RN_CF_META, key, kl, v, vl);
-    free(v);
-    return RN_KAFKA_NONE;
 }
 
 #define ERRMSG(...)                                                                       \
@@ -444,7 +317,7 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
     }
     pthread_mutex_lock(&e->meta_lock);
     pthread_rwlock_rdlock(&e->lock);
-    bool exists = topic_find(e, name, NULL) != NULL;
+    bool exists = rn_topic_find(&e->topics, name, NULL) != NULL;
     pthread_rwlock_unlock(&e->lock);
     rn_err err = RN_KAFKA_NONE;
     if (exists) {
@@ -476,21 +349,21 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
             goto out;
         }
         t->npart = i + 1;
-        put_partition_meta(e, b, t->parts[i]);
+        rn_log_put_meta(t->parts[i], b);
     }
     e->next_partition_id += (uint32_t)partitions;
     put_counter(e, b);
-    if ((err = put_topic(e, b, t))) goto out;
+    if ((err = rn_topic_put(e->store, b, t))) goto out;
     if ((err = rn_store_write(e->store, b, true))) goto out;
     pthread_rwlock_wrlock(&e->lock);
-    if (topic_insert(e, t)) err = RN_ERR_NOMEM;
+    if (rn_topic_insert(&e->topics, t)) err = RN_ERR_NOMEM;
     pthread_rwlock_unlock(&e->lock);
     if (!err) {
         rn_log_info("created topic '%s' with %d partitions", name, partitions);
         t = NULL;
     }
 out:
-    topic_free(t);
+    rn_topic_free(t);
     rn_store_batch_free(b);
     pthread_mutex_unlock(&e->meta_lock);
     if (err < 0) ERRMSG("%s", rn_err_message(err));
@@ -500,12 +373,8 @@ out:
 rn_err rn_engine_delete_topic(rn_engine *e, const char *name) {
     pthread_mutex_lock(&e->meta_lock);
     pthread_rwlock_wrlock(&e->lock);
-    int pos;
-    rn_topic *t = topic_find(e, name, &pos);
+    rn_topic *t = rn_topic_remove(&e->topics, name);
     if (t) {
-        memmove(&e->topics[pos], &e->topics[pos + 1],
-                (size_t)(e->ntopics - pos - 1) * sizeof *e->topics);
-        e->ntopics--;
         t->next_dead = e->dead;
         e->dead = t;
     }
@@ -515,9 +384,7 @@ rn_err rn_engine_delete_topic(rn_engine *e, const char *name) {
         return RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
     }
     rn_store_batch *b = rn_store_batch_new();
-    uint8_t key[256];
-    size_t kl = topic_key(t->name, key);
-    rn_store_batch_delete(b, e->store, RN_CF_META, key, kl);
+    rn_topic_put_delete(e->store, b, t);
     for (int32_t i = 0; i < t->npart; i++) rn_log_mark_deleted(t->parts[i]);
     /* Ids were handed out in runs (one per create); one set of ranges per run. */
     for (int32_t i = 0; i < t->npart;) {
@@ -537,7 +404,7 @@ rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_t
                                    bool validate_only, char *errmsg, size_t errlen) {
     pthread_mutex_lock(&e->meta_lock);
     pthread_rwlock_rdlock(&e->lock);
-    rn_topic *t = topic_find(e, name, NULL);
+    rn_topic *t = rn_topic_find(&e->topics, name, NULL);
     int32_t current = t ? t->npart : 0;
     pthread_rwlock_unlock(&e->lock);
     rn_err err = RN_KAFKA_NONE;
@@ -569,14 +436,14 @@ rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_t
             goto out;
         }
         made++;
-        put_partition_meta(e, b, parts[i]);
+        rn_log_put_meta(parts[i], b);
     }
     {
         /* Encode the grown topic before publishing it. */
         rn_topic grown = *t;
         grown.parts = parts;
         grown.npart = new_total;
-        if ((err = put_topic(e, b, &grown))) goto out;
+        if ((err = rn_topic_put(e->store, b, &grown))) goto out;
     }
     e->next_partition_id += (uint32_t)(new_total - current);
     put_counter(e, b);
@@ -605,35 +472,22 @@ static int meta_cmp(const void *a, const void *b) {
     return strcmp(((const rn_topic_meta *)a)->name, ((const rn_topic_meta *)b)->name);
 }
 
-static int copy_topic_meta(rn_partition *const *parts, const rn_topic *t, rn_topic_meta *m) {
-    m->name = strdup(t->name);
-    memcpy(m->topic_id, t->id, 16);
-    m->partition_count = t->npart;
-    m->partitions = calloc((size_t)(t->npart ? t->npart : 1), sizeof *m->partitions);
-    if (!m->name || !m->partitions) return -1;
-    for (int32_t i = 0; i < t->npart; i++) {
-        m->partitions[i].index = i;
-        m->partitions[i].leader_epoch = parts[i]->leader_epoch;
-    }
-    return 0;
-}
-
 rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
                         rn_topic_meta **out, int *count) {
     *out = NULL;
     *count = 0;
     pthread_rwlock_rdlock(&e->lock);
-    int cap = names ? nnames : e->ntopics;
+    int cap = names ? nnames : e->topics.n;
     rn_topic_meta *v = calloc((size_t)(cap ? cap : 1), sizeof *v);
     int n = 0;
     rn_err err = v ? RN_KAFKA_NONE : RN_ERR_NOMEM;
     for (int i = 0; !err && i < cap; i++) {
-        const rn_topic *t = names ? topic_find(e, names[i], NULL) : e->topics[i];
+        const rn_topic *t = names ? rn_topic_find(&e->topics, names[i], NULL) : e->topics.v[i];
         if (!t) continue;
         bool dup = false;
         for (int j = 0; j < n && !dup; j++) dup = strcmp(v[j].name, t->name) == 0;
         if (dup) continue;
-        if (copy_topic_meta(t->parts, t, &v[n++])) err = RN_ERR_NOMEM;
+        if (rn_topic_snapshot(t, &v[n++])) err = RN_ERR_NOMEM;
     }
     pthread_rwlock_unlock(&e->lock);
     if (err) {
@@ -646,54 +500,16 @@ rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
     return RN_KAFKA_NONE;
 }
 
-void rn_topic_meta_free(rn_topic_meta *topics, int count) {
-    if (!topics) return;
-    for (int i = 0; i < count; i++) {
-        free(topics[i].name);
-        free(topics[i].partitions);
-    }
-    free(topics);
-}
-
 /* ---- configs ------------------------------------------------------------------------ */
 
 rn_err rn_engine_describe_topic_configs(rn_engine *e, const char *topic, rn_config_entry **out,
                                         int *count) {
     pthread_rwlock_rdlock(&e->lock);
-    rn_topic *t = topic_find(e, topic, NULL);
+    rn_topic *t = rn_topic_find(&e->topics, topic, NULL);
     rn_err err = t ? rn_topic_config_describe(&t->configs, &e->opts, out, count)
                    : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
     pthread_rwlock_unlock(&e->lock);
     return err;
-}
-
-/* APPEND / SUBTRACT on a comma-separated list value. */
-static char *list_edit(const char *current, const char *item, bool append) {
-    size_t cap = (current ? strlen(current) : 0) + strlen(item) + 2;
-    char *out = calloc(1, cap);
-    if (!out) return NULL;
-    bool present = false;
-    if (current) {
-        char *copy = strdup(current), *save = NULL;
-        if (!copy) {
-            free(out);
-            return NULL;
-        }
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            if (strcmp(tok, item) == 0) {
-                present = true;
-                if (!append) continue;
-            }
-            if (*out) strcat(out, ",");
-            strcat(out, tok);
-        }
-        free(copy);
-    }
-    if (append && !present) {
-        if (*out) strcat(out, ",");
-        strcat(out, item);
-    }
-    return out;
 }
 
 rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
@@ -701,7 +517,7 @@ rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
                                      bool validate_only, char *errmsg, size_t errlen) {
     pthread_mutex_lock(&e->meta_lock);
     pthread_rwlock_rdlock(&e->lock);
-    rn_topic *t = topic_find(e, topic, NULL);
+    rn_topic *t = rn_topic_find(&e->topics, topic, NULL);
     rn_topic_configs next = {0};
     rn_err err = RN_KAFKA_NONE;
     if (!t) {
@@ -711,41 +527,13 @@ rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
         err = RN_ERR_NOMEM;
     }
     pthread_rwlock_unlock(&e->lock);
-    for (int i = 0; !err && i < nops; i++) {
-        const rn_config_alter *op = &ops[i];
-        const char *value = op->value;
-        char *edited = NULL;
-        if (!incremental || op->op == RN_CONFIG_SET) {
-            if (!value && !incremental) continue; /* AlterConfigs: null leaves it unset */
-        } else if (op->op == RN_CONFIG_DELETE) {
-            value = NULL;
-        } else if (op->op == RN_CONFIG_APPEND || op->op == RN_CONFIG_SUBTRACT) {
-            if (strcmp(op->name, "cleanup.policy") != 0) {
-                ERRMSG("%s is not a list config: APPEND and SUBTRACT apply to lists", op->name);
-                err = RN_KAFKA_INVALID_CONFIG;
-                break;
-            }
-            edited = list_edit(rn_topic_configs_get(&next, op->name), value ? value : "",
-                               op->op == RN_CONFIG_APPEND);
-            if (!edited) {
-                err = RN_ERR_NOMEM;
-                break;
-            }
-            value = *edited ? edited : NULL;
-        } else {
-            ERRMSG("unknown config operation %d", op->op);
-            err = RN_KAFKA_INVALID_REQUEST;
-            break;
-        }
-        err = rn_topic_config_check(op->name, value, errmsg, errlen);
-        if (!err && rn_topic_configs_set(&next, op->name, value)) err = RN_ERR_NOMEM;
-        free(edited);
-    }
+    /* All ops on a working copy: one bad value changes nothing. */
+    if (!err) err = rn_topic_configs_apply(&next, ops, nops, incremental, errmsg, errlen);
     if (err || validate_only) goto out;
     rn_store_batch *b = rn_store_batch_new();
     rn_topic staged = *t;
     staged.configs = next;
-    err = put_topic(e, b, &staged);
+    err = rn_topic_put(e->store, b, &staged);
     if (!err) err = rn_store_write(e->store, b, true);
     rn_store_batch_free(b);
     if (err) goto out;
@@ -768,7 +556,7 @@ out:
 
 rn_partition *rn_engine_partition(rn_engine *e, const char *topic, int32_t index, rn_err *err) {
     pthread_rwlock_rdlock(&e->lock);
-    rn_topic *t = topic_find(e, topic, NULL);
+    rn_topic *t = rn_topic_find(&e->topics, topic, NULL);
     rn_partition *p = t && index >= 0 && index < t->npart ? t->parts[index] : NULL;
     pthread_rwlock_unlock(&e->lock);
     *err = p ? RN_KAFKA_NONE : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
@@ -803,11 +591,11 @@ rn_err rn_engine_init_producer_id(rn_engine *e, int64_t *producer_id, int16_t *p
 void rn_engine_enforce_retention(rn_engine *e, int64_t now_ms) {
     pthread_rwlock_rdlock(&e->lock);
     int n = 0;
-    for (int i = 0; i < e->ntopics; i++) n += e->topics[i]->npart;
+    for (int i = 0; i < e->topics.n; i++) n += e->topics.v[i]->npart;
     rn_partition **ps = malloc((size_t)(n ? n : 1) * sizeof *ps);
     int k = 0;
-    for (int i = 0; ps && i < e->ntopics; i++)
-        for (int32_t j = 0; j < e->topics[i]->npart; j++) ps[k++] = e->topics[i]->parts[j];
+    for (int i = 0; ps && i < e->topics.n; i++)
+        for (int32_t j = 0; j < e->topics.v[i]->npart; j++) ps[k++] = e->topics.v[i]->parts[j];
     pthread_rwlock_unlock(&e->lock);
     /* Partitions live until close, so using them outside the lock is safe. */
     for (int i = 0; i < k; i++) rn_log_enforce_retention(ps[i], now_ms);

@@ -173,7 +173,8 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
                            rn_append_result *out);
 
 /* Called with each whole batch, in offset order; returns 0 to go on, non-zero to stop.
- * The bytes are valid only during the call. */
+ * The bytes are valid only during the call. No engine lock is held during the call, so
+ * a sink may take its time and may call the engine. */
 typedef int (*rn_batch_sink)(void *ctx, const uint8_t *batch, size_t len);
 
 /* Read batches from the one containing `offset` up to the high watermark: stops before

@@ -10,6 +10,7 @@
  * watermark, which moves only after the write (and, with flush_sync, the WAL fsync). */
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,7 +47,7 @@ static rn_store_iter *range_iter(rn_partition *p, int cf) {
     return rn_store_iter_new(p->store, cf, lo, 4, hi, 4);
 }
 
-static void put_partition_meta(rn_partition *p, rn_store_batch *b) {
+void rn_log_put_meta(const rn_partition *p, rn_store_batch *b) {
     uint8_t key[5], val[12];
     rn_log_meta_key(p->id, key);
     rn_key_put64(val, (uint64_t)p->log_start_offset);
@@ -56,6 +57,30 @@ static void put_partition_meta(rn_partition *p, rn_store_batch *b) {
 
 /* ---- the in-memory tail ------------------------------------------------------------ */
 
+/* A tail entry's bytes follow a reference count: the tail holds one reference and a
+ * reader one while its sink runs, so sinks run without the partition lock and an
+ * append may drop the entry meanwhile. */
+typedef struct {
+    atomic_int refs;
+} tail_block;
+
+static uint8_t *tail_copy(const uint8_t *batch, size_t len) {
+    tail_block *b = malloc(sizeof *b + len);
+    if (!b) return NULL;
+    atomic_init(&b->refs, 1);
+    memcpy(b + 1, batch, len);
+    return (uint8_t *)(b + 1);
+}
+
+static void tail_ref(const uint8_t *data) {
+    atomic_fetch_add_explicit(&((tail_block *)data - 1)->refs, 1, memory_order_relaxed);
+}
+
+static void tail_unref(const uint8_t *data) {
+    tail_block *b = (tail_block *)data - 1;
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) free(b);
+}
+
 static rn_tail_entry *tail_at(rn_partition *p, int i) {
     return &p->tail[(p->tail_head + i) % p->tail_cap];
 }
@@ -63,7 +88,7 @@ static rn_tail_entry *tail_at(rn_partition *p, int i) {
 static void tail_drop_front(rn_partition *p) {
     rn_tail_entry *e = tail_at(p, 0);
     p->tail_bytes -= e->len;
-    free(e->data);
+    tail_unref(e->data);
     p->tail_head = (p->tail_head + 1) % p->tail_cap;
     p->tail_count--;
 }
@@ -94,12 +119,11 @@ static void tail_push(rn_partition *p, const uint8_t *batch, size_t len, int64_t
         p->tail_cap = cap;
         p->tail_head = 0;
     }
-    uint8_t *copy = malloc(len);
+    uint8_t *copy = tail_copy(batch, len);
     if (!copy) {
         tail_clear(p);
         return;
     }
-    memcpy(copy, batch, len);
     rn_tail_entry *e = &p->tail[(p->tail_head + p->tail_count) % p->tail_cap];
     e->base_offset = base;
     e->last_offset = last;
@@ -128,6 +152,7 @@ static int tail_find(rn_partition *p, int64_t offset) {
 void rn_log_init_new(rn_partition *p) {
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->watch_lock, NULL);
+    pthread_mutex_init(&p->trim_lock, NULL);
     p->max_timestamp = -1;
     p->log_end_offset = p->high_watermark = p->log_start_offset;
 }
@@ -138,13 +163,13 @@ rn_err rn_log_open(rn_partition *p) {
 
     rn_store_iter *it = range_iter(p, RN_CF_INDEX);
     if (!it) return RN_ERR_NOMEM;
-    for (rn_store_iter_seek_last(it); rn_store_iter_valid(it);) {
+    rn_store_iter_seek_last(it);
+    if (rn_store_iter_valid(it)) {
         size_t vl;
         const uint8_t *v = rn_store_iter_value(it, &vl);
         if (vl == INDEX_VALUE_LEN) p->log_end_offset = (int64_t)rn_key_get64(v) + 1;
-        break;
     }
-    /* Size: the sum over the index (one small entry per batch). */
+    /* Size: the sum over the index (one small entry per batch, no blob read). */
     uint8_t lo[4];
     rn_key_put32(lo, p->id);
     for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
@@ -152,11 +177,14 @@ rn_err rn_log_open(rn_partition *p) {
         const uint8_t *v = rn_store_iter_value(it, &vl);
         if (vl == INDEX_VALUE_LEN) p->size_bytes += rn_key_get32(v + 16);
     }
-    if (!err) err = rn_store_iter_status(it);
+    err = rn_store_iter_status(it);
     rn_store_iter_free(it);
+    if (err) return err;
+    /* Everything in the store survived, so it is all below the high watermark. */
     if (p->log_end_offset < p->log_start_offset) p->log_end_offset = p->log_start_offset;
     p->high_watermark = p->log_end_offset;
 
+    /* The running max timestamp is the last time-index key: entries only ever raise it. */
     it = range_iter(p, RN_CF_TIMEINDEX);
     if (!it) return RN_ERR_NOMEM;
     rn_store_iter_seek_last(it);
@@ -165,7 +193,9 @@ rn_err rn_log_open(rn_partition *p) {
         const uint8_t *k = rn_store_iter_key(it, &kl);
         if (kl == KEY_LEN) p->max_timestamp = (int64_t)(rn_key_get64(k + 4) ^ (1ull << 63));
     }
+    err = rn_store_iter_status(it);
     rn_store_iter_free(it);
+    if (err) return err;
 
     it = range_iter(p, RN_CF_PRODUCERS);
     if (!it) return RN_ERR_NOMEM;
@@ -187,6 +217,7 @@ rn_err rn_log_open(rn_partition *p) {
         st.producer_id = slot->producer_id;
         *slot = st;
     }
+    if (!err) err = rn_store_iter_status(it);
     rn_store_iter_free(it);
     return err;
 }
@@ -199,13 +230,19 @@ void rn_log_free(rn_partition *p) {
     free(p->topic);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->watch_lock);
+    pthread_mutex_destroy(&p->trim_lock);
 }
 
 void rn_log_mark_deleted(rn_partition *p) {
+    /* After a removal in flight has written, so it cannot write the partition's
+     * metadata back after the topic's deletion removed it. */
+    pthread_mutex_lock(&p->trim_lock);
     pthread_mutex_lock(&p->lock);
     p->deleted = true;
     tail_clear(p);
+    rn_producer_table_free(&p->producers);
     pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->trim_lock);
     /* Wake parked fetches so they answer UNKNOWN_TOPIC_OR_PARTITION now. */
     pthread_mutex_lock(&p->watch_lock);
     for (rn_watcher *w = p->watchers; w; w = w->next) w->notify(w);
@@ -260,83 +297,70 @@ static void notify_watchers(rn_partition *p) {
     pthread_mutex_unlock(&p->watch_lock);
 }
 
-rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
-                           rn_append_result *out) {
-    int64_t now = now_ms();
-    out->base_offset = out->log_append_time = out->log_start_offset = -1;
-    out->duplicate = false;
-    rn_store_batch *wb = rn_store_batch_new();
-    if (!wb) return RN_ERR_NOMEM;
-
-    pthread_mutex_lock(&p->lock);
-    rn_err err = RN_KAFKA_NONE;
-    if (p->deleted) {
-        err = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
-        goto out_unlock;
-    }
-    /* Pass 1: every check, against a working copy of the producer's state. */
-    rn_producer_state work;
-    bool have_producer = false;
-    int nbatches = 0;
-    for (size_t pos = 0; pos < len; nbatches++) {
+/* Pass 1, under the lock: every check, with the offsets each batch will get, against
+ * a working copy of the producer's state; nothing changes yet, so an error in any batch
+ * rejects the whole set. *dup_base >= 0 when the set is an idempotent retry. */
+static rn_err append_check(rn_partition *p, const uint8_t *records, size_t len,
+                           rn_producer_state *work, bool *have_producer, int64_t *dup_base) {
+    int64_t next = p->log_end_offset;
+    *have_producer = false;
+    *dup_base = -1;
+    for (size_t pos = 0; pos < len;) {
         rn_batch_header h;
-        if ((err = rn_batch_header_parse(records + pos, len - pos, &h))) goto out_unlock;
+        rn_err err = rn_batch_header_parse(records + pos, len - pos, &h);
+        if (err) return err;
         size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
-        if (size > len - pos) {
-            err = RN_KAFKA_CORRUPT_MESSAGE;
-            goto out_unlock;
-        }
-        if (size > (size_t)p->settings.max_message_bytes) {
-            err = RN_KAFKA_MESSAGE_TOO_LARGE;
-            goto out_unlock;
-        }
+        /* Offsets stay dense only if every batch says truly how many it holds. */
+        if (size > len - pos || h.record_count < 1 || h.last_offset_delta != h.record_count - 1)
+            return RN_KAFKA_CORRUPT_MESSAGE;
+        if (size > (size_t)p->settings.max_message_bytes) return RN_KAFKA_MESSAGE_TOO_LARGE;
+        int64_t base = next;
+        next = base + h.last_offset_delta + 1;
         pos += size;
         if (h.producer_id < 0) continue;
-        if (!have_producer) {
+        if (!*have_producer) {
             const rn_producer_state *st = rn_producer_find(&p->producers, h.producer_id);
-            if (st)
-                work = *st;
-            else {
-                memset(&work, 0, sizeof work);
-                work.producer_id = h.producer_id;
-                work.epoch = -1;
+            if (st) {
+                *work = *st;
+            } else {
+                memset(work, 0, sizeof *work);
+                work->producer_id = h.producer_id;
+                work->epoch = -1;
             }
-            have_producer = true;
-        } else if (h.producer_id != work.producer_id) {
-            err = RN_KAFKA_INVALID_RECORD; /* one producer per record set, as Kafka */
-            goto out_unlock;
+            *have_producer = true;
+        } else if (h.producer_id != work->producer_id) {
+            return RN_KAFKA_INVALID_RECORD; /* one producer per record set, as Kafka */
         }
         int32_t last_seq = rn_producer_last_seq(h.base_sequence, h.record_count);
         const rn_producer_batch *dup = NULL;
-        int rc = rn_producer_check(&work, h.producer_epoch, h.base_sequence, last_seq, &dup);
+        int rc = rn_producer_check(work, h.producer_epoch, h.base_sequence, last_seq, &dup);
         if (rc == RN_PRODUCER_DUPLICATE) {
-            if (len == size) { /* the whole set is a retry: answer as the first time */
-                out->base_offset = dup->base_offset;
-                out->duplicate = true;
-                out->log_start_offset = p->log_start_offset;
-                goto out_unlock;
-            }
-            err = RN_KAFKA_DUPLICATE_SEQUENCE_NUMBER;
-            goto out_unlock;
+            /* A retried set is answered as the first time; a set that only partly
+             * repeats cannot be, and Kafka's producers never send one. */
+            if (size != len) return RN_KAFKA_DUPLICATE_SEQUENCE_NUMBER;
+            *dup_base = dup->base_offset;
+            return RN_KAFKA_NONE;
         }
-        if (rc) {
-            err = rc;
-            goto out_unlock;
-        }
-        /* Offsets are known in pass 2; record the sequence range now. */
-        rn_producer_batch pb = {h.base_sequence, last_seq, 0, 0};
-        rn_producer_record(&work, h.producer_epoch, &pb);
+        if (rc) return rc;
+        rn_producer_batch pb = {h.base_sequence, last_seq, base, next - 1};
+        rn_producer_record(work, h.producer_epoch, &pb);
     }
+    return RN_KAFKA_NONE;
+}
 
-    /* Pass 2: assign offsets, build the one write batch. */
-    int64_t offset = p->log_end_offset, max_ts = p->max_timestamp;
-    int producer_batch = have_producer ? work.n - nbatches : 0;
+/* Pass 2, under the lock: rewrite each batch in place (base offset, leader epoch,
+ * LogAppendTime) and stage batch, index and time-index entries in wb. Returns the new
+ * log end offset; *max_ts gets the new running max timestamp. */
+static int64_t append_stage(rn_partition *p, uint8_t *records, size_t len, int64_t now,
+                            rn_store_batch *wb, int64_t *max_ts) {
+    int64_t next = p->log_end_offset;
+    *max_ts = p->max_timestamp;
     for (size_t pos = 0; pos < len;) {
         rn_batch_header h;
-        rn_batch_header_parse(records + pos, len - pos, &h);
+        rn_batch_header_parse(records + pos, len - pos, &h); /* pass 1 accepted it */
         uint8_t *batch = records + pos;
         size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
-        int64_t base = offset, last = offset + h.last_offset_delta;
+        int64_t base = next, last = next + h.last_offset_delta;
         rn_batch_set_base_offset(batch, base);
         rn_batch_set_leader_epoch(batch, p->leader_epoch);
         int64_t batch_ts = h.max_timestamp;
@@ -351,33 +375,66 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
         rn_key_put64(iv + 8, (uint64_t)batch_ts);
         rn_key_put32(iv + 16, (uint32_t)size);
         rn_store_batch_put(wb, p->store, RN_CF_INDEX, key, sizeof key, iv, sizeof iv);
-        if (batch_ts > max_ts) {
+        if (batch_ts > *max_ts) { /* like Kafka's time index: only when the max rises */
             uint8_t tk[KEY_LEN], tv[8];
             make_key(tk, p->id, ts_key(batch_ts));
             rn_key_put64(tv, (uint64_t)base);
             rn_store_batch_put(wb, p->store, RN_CF_TIMEINDEX, tk, sizeof tk, tv, sizeof tv);
-            max_ts = batch_ts;
+            *max_ts = batch_ts;
         }
-        if (h.producer_id >= 0 && producer_batch >= 0 && producer_batch < work.n) {
-            work.batches[producer_batch].base_offset = base;
-            work.batches[producer_batch].last_offset = last;
-        }
-        if (h.producer_id >= 0) producer_batch++;
-        offset = last + 1;
+        next = last + 1;
         pos += size;
     }
+    return next;
+}
+
+rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
+                           rn_append_result *out) {
+    int64_t now = now_ms();
+    out->base_offset = out->log_append_time = out->log_start_offset = -1;
+    out->duplicate = false;
+    rn_store_batch *wb = rn_store_batch_new();
+    if (!wb) return RN_ERR_NOMEM;
+
+    pthread_mutex_lock(&p->lock);
+    rn_producer_state work;
+    bool have_producer;
+    int64_t dup_base;
+    rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+                            : append_check(p, records, len, &work, &have_producer, &dup_base);
+    if (err || dup_base >= 0) {
+        if (!err) {
+            out->base_offset = dup_base;
+            out->duplicate = true;
+            out->log_start_offset = p->log_start_offset;
+        }
+        pthread_mutex_unlock(&p->lock);
+        rn_store_batch_free(wb);
+        return err;
+    }
+    int64_t max_ts, end = append_stage(p, records, len, now, wb, &max_ts);
     if (have_producer) {
         uint8_t key[KEY_LEN], val[RN_PRODUCER_STATE_MAX];
         make_key(key, p->id, (uint64_t)work.producer_id);
         rn_store_batch_put(wb, p->store, RN_CF_PRODUCERS, key, sizeof key, val,
                            rn_producer_encode(&work, val));
     }
-    if ((err = rn_store_write(p->store, wb, false))) goto out_unlock;
+    if ((err = rn_store_write(p->store, wb, false))) {
+        rn_log_error("%s-%d: append at offset %lld failed", p->topic, p->index,
+                     (long long)p->log_end_offset);
+        pthread_mutex_unlock(&p->lock);
+        rn_store_batch_free(wb);
+        return err;
+    }
 
-    /* Written: now the in-memory state follows. */
+    /* Written: the in-memory state follows. */
     if (have_producer) {
         rn_producer_state *slot = rn_producer_upsert(&p->producers, work.producer_id);
-        if (slot) *slot = work;
+        if (slot)
+            *slot = work;
+        else
+            rn_log_error("%s-%d: out of memory for producer %lld's state", p->topic, p->index,
+                         (long long)work.producer_id);
     }
     out->base_offset = p->log_end_offset;
     for (size_t pos = 0; pos < len;) {
@@ -387,33 +444,26 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
         tail_push(p, records + pos, size, h.base_offset, h.base_offset + h.last_offset_delta);
         pos += size;
     }
-    p->log_end_offset = offset;
+    p->log_end_offset = end;
     p->size_bytes += (int64_t)len;
     p->max_timestamp = max_ts;
-    if (!p->flush_sync) p->high_watermark = offset;
+    if (!p->flush_sync) p->high_watermark = end;
     out->log_append_time = p->settings.log_append_time ? now : -1;
     out->log_start_offset = p->log_start_offset;
     pthread_mutex_unlock(&p->lock);
+    rn_store_batch_free(wb);
 
     if (p->flush_sync) {
-        /* Outside the lock so concurrent appenders share fsyncs; everything written
-         * before this call is durable after it, so the high watermark may pass it. */
-        if ((err = rn_store_sync_wal(p->store))) {
-            rn_store_batch_free(wb);
-            return err;
-        }
+        /* Outside the lock so concurrent appenders share fsyncs. Everything written
+         * before the sync is durable after it, so the high watermark may pass `end`
+         * when another appender's sync covered this write: it only moves forward. */
+        if ((err = rn_store_sync_wal(p->store))) return err;
         pthread_mutex_lock(&p->lock);
-        if (offset > p->high_watermark) p->high_watermark = offset;
+        if (end > p->high_watermark) p->high_watermark = end;
         pthread_mutex_unlock(&p->lock);
     }
-    rn_store_batch_free(wb);
     notify_watchers(p);
     return RN_KAFKA_NONE;
-
-out_unlock:
-    pthread_mutex_unlock(&p->lock);
-    rn_store_batch_free(wb);
-    return err;
 }
 
 /* ---- read --------------------------------------------------------------------------- */
@@ -423,47 +473,64 @@ static bool over_budget(size_t given, size_t len, size_t max_bytes, bool at_leas
     return !(at_least_one && given == 0);
 }
 
-rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
-                         rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
-                         size_t *bytes) {
-    size_t given = 0;
-    *bytes = 0;
-    pthread_mutex_lock(&p->lock);
-    rn_partition_offsets off;
-    offsets_locked(p, &off);
-    if (offsets) *offsets = off;
-    if (p->deleted) {
-        pthread_mutex_unlock(&p->lock);
-        return RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
-    }
-    if (offset < off.log_start_offset || offset > off.high_watermark) {
-        pthread_mutex_unlock(&p->lock);
-        return RN_KAFKA_OFFSET_OUT_OF_RANGE;
-    }
-    if (offset == off.high_watermark) {
-        pthread_mutex_unlock(&p->lock);
-        return RN_KAFKA_NONE;
-    }
-    int i = tail_find(p, offset);
-    if (i >= 0) {
-        for (; i < p->tail_count; i++) {
-            rn_tail_entry *e = tail_at(p, i);
-            if (e->base_offset >= off.high_watermark ||
-                over_budget(given, e->len, max_bytes, at_least_one))
+/* A read in progress: what is still wanted and what has been given. */
+typedef struct {
+    int64_t next; /* the first offset not served yet */
+    int64_t high_watermark;
+    size_t max_bytes, given;
+    bool at_least_one, done;
+    rn_batch_sink sink;
+    void *ctx;
+} read_state;
+
+#define READ_CHUNK 16 /* tail entries referenced per turn: no allocation per read */
+
+/* Serve from the tail while r->next is in it. Called with p->lock held, returns with it
+ * released; r->done unless the rest must come from the store. */
+static void read_tail(rn_partition *p, read_state *r) {
+    for (;;) {
+        const uint8_t *data[READ_CHUNK];
+        size_t len[READ_CHUNK], taken = r->given;
+        int64_t last = r->next - 1;
+        int n = 0, i = tail_find(p, r->next);
+        if (i < 0) break;
+        for (; n < READ_CHUNK; i++, n++) {
+            rn_tail_entry *e = i < p->tail_count ? tail_at(p, i) : NULL;
+            if (!e || e->base_offset >= r->high_watermark ||
+                over_budget(taken, e->len, r->max_bytes, r->at_least_one)) {
+                r->done = true;
                 break;
-            given += e->len;
-            if (sink(ctx, e->data, e->len)) break;
+            }
+            tail_ref(e->data);
+            data[n] = e->data;
+            len[n] = e->len;
+            taken += e->len;
+            last = e->last_offset;
         }
         pthread_mutex_unlock(&p->lock);
-        *bytes = given;
-        return RN_KAFKA_NONE;
+        bool stopped = false;
+        for (int k = 0; k < n; k++) {
+            if (!stopped) {
+                r->given += len[k];
+                stopped = r->sink(r->ctx, data[k], len[k]) != 0;
+            }
+            tail_unref(data[k]);
+        }
+        if (stopped) r->done = true;
+        r->next = last + 1;
+        if (r->done) return;
+        pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
+}
 
+/* Serve from RocksDB, from the batch holding r->next up to the high watermark. */
+static rn_err read_store(rn_partition *p, read_state *r) {
     rn_store_iter *it = range_iter(p, p->cf);
     if (!it) return RN_ERR_NOMEM;
+    rn_err err = RN_KAFKA_NONE;
     uint8_t key[KEY_LEN];
-    make_key(key, p->id, (uint64_t)offset);
+    make_key(key, p->id, (uint64_t)r->next);
     rn_store_iter_seek_for_prev(it, key, sizeof key);
     if (!rn_store_iter_valid(it)) rn_store_iter_seek(it, key, sizeof key);
     for (; rn_store_iter_valid(it); rn_store_iter_next(it)) {
@@ -471,21 +538,51 @@ rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool
         const uint8_t *k = rn_store_iter_key(it, &kl);
         const uint8_t *v = rn_store_iter_value(it, &vl);
         rn_batch_header h;
-        if (kl != KEY_LEN || rn_batch_header_parse(v, vl, &h)) {
+        if (kl != KEY_LEN || rn_batch_header_parse(v, vl, &h) || h.last_offset_delta < 0) {
             rn_log_error("%s-%d: unreadable batch in the store at key offset %lld", p->topic,
                          p->index, kl == KEY_LEN ? (long long)rn_key_get64(k + 4) : -1LL);
+            if (!r->given) err = RN_KAFKA_KAFKA_STORAGE_ERROR;
             break;
         }
-        int64_t base = (int64_t)rn_key_get64(k + 4);
-        if (base >= off.high_watermark) break;
-        if (base + h.last_offset_delta < offset) continue;
-        if (over_budget(given, vl, max_bytes, at_least_one)) break;
-        given += vl;
-        if (sink(ctx, v, vl)) break;
+        int64_t base = (int64_t)rn_key_get64(k + 4), last = base + h.last_offset_delta;
+        if (base >= r->high_watermark) break;
+        if (last < r->next) continue;
+        if (base > r->next) {
+            /* Offsets are dense, so the batch holding next was removed after the range
+             * check (retention or DeleteRecords): as if the read came a moment later. */
+            if (!r->given) err = RN_KAFKA_OFFSET_OUT_OF_RANGE;
+            break;
+        }
+        if (over_budget(r->given, vl, r->max_bytes, r->at_least_one)) break;
+        r->given += vl;
+        r->next = last + 1;
+        if (r->sink(r->ctx, v, vl)) break;
     }
-    rn_err err = rn_store_iter_status(it);
+    if (!err) err = rn_store_iter_status(it);
     rn_store_iter_free(it);
-    *bytes = given;
+    return err;
+}
+
+rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
+                         rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
+                         size_t *bytes) {
+    *bytes = 0;
+    pthread_mutex_lock(&p->lock);
+    rn_partition_offsets off;
+    offsets_locked(p, &off);
+    if (offsets) *offsets = off;
+    rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+                 : offset < off.log_start_offset || offset > off.high_watermark
+                     ? RN_KAFKA_OFFSET_OUT_OF_RANGE
+                     : RN_KAFKA_NONE;
+    if (err || offset == off.high_watermark) {
+        pthread_mutex_unlock(&p->lock);
+        return err;
+    }
+    read_state r = {offset, off.high_watermark, max_bytes, 0, at_least_one, false, sink, ctx};
+    read_tail(p, &r); /* releases the lock */
+    if (!r.done) err = read_store(p, &r);
+    *bytes = r.given;
     return err;
 }
 
@@ -499,6 +596,10 @@ typedef struct {
 
 static int time_sink(void *ctx, const uint8_t *batch, size_t len) {
     time_search *ts = ctx;
+    rn_batch_header h;
+    /* No record of a batch is later than its max timestamp (LogAppendTime included):
+     * skip it without decompressing. */
+    if (rn_batch_header_parse(batch, len, &h) == 0 && h.max_timestamp < ts->target) return 0;
     rn_batch_records *it;
     rn_err err = rn_batch_records_open(batch, len, 256u << 20, &it);
     if (err) {
@@ -557,12 +658,19 @@ rn_err rn_partition_offset_for_time(rn_partition *p, int64_t ts, int64_t *offset
  * and the tail), keep the last time-index entry below it (lookups clamp to the log
  * start, and it keeps the running-max chain intact), persist the new start. */
 static rn_err log_remove_before(rn_partition *p, int64_t new_start) {
+    pthread_mutex_lock(&p->trim_lock); /* removed and cut below stay true until written */
+    rn_store_batch *b = NULL;
+    uint8_t lo[4], ti_end[KEY_LEN];
+    rn_key_put32(lo, p->id);
+
     /* The first kept batch: the first index entry whose last offset reaches new_start. */
     int64_t cut = new_start, removed = 0;
+    rn_err err = RN_KAFKA_NONE;
     rn_store_iter *it = range_iter(p, RN_CF_INDEX);
-    if (!it) return RN_ERR_NOMEM;
-    uint8_t lo[4];
-    rn_key_put32(lo, p->id);
+    if (!it) {
+        err = RN_ERR_NOMEM;
+        goto out;
+    }
     for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
         size_t kl, vl;
         const uint8_t *k = rn_store_iter_key(it, &kl);
@@ -574,39 +682,44 @@ static rn_err log_remove_before(rn_partition *p, int64_t new_start) {
         }
         removed += rn_key_get32(v + 16);
     }
-    rn_err err = rn_store_iter_status(it);
+    err = rn_store_iter_status(it);
     rn_store_iter_free(it);
-    if (err) return err;
+    if (err) goto out;
 
-    /* Time-index entries of removed batches, all but the last. */
-    uint8_t ti_end[KEY_LEN];
+    /* Time-index entries of removed batches, all but the last: a lookup for a time at
+     * or below its running max must still land there (and is then clamped to the log
+     * start), not on a later entry. */
     bool ti_delete = false;
-    it = range_iter(p, RN_CF_TIMEINDEX);
-    if (!it) return RN_ERR_NOMEM;
+    if (!(it = range_iter(p, RN_CF_TIMEINDEX))) {
+        err = RN_ERR_NOMEM;
+        goto out;
+    }
     for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
         size_t kl, vl;
         const uint8_t *k = rn_store_iter_key(it, &kl);
         const uint8_t *v = rn_store_iter_value(it, &vl);
         if (kl != KEY_LEN || vl != 8 || (int64_t)rn_key_get64(v) >= cut) break;
-        memcpy(ti_end, k, KEY_LEN); /* delete up to (excluding) the last one below cut */
+        memcpy(ti_end, k, KEY_LEN);
         ti_delete = true;
     }
+    err = rn_store_iter_status(it);
     rn_store_iter_free(it);
+    if (err) goto out;
+    if (!(b = rn_store_batch_new())) {
+        err = RN_ERR_NOMEM;
+        goto out;
+    }
 
+    /* Readers stop below new_start from now; the store follows. */
     pthread_mutex_lock(&p->lock);
     if (p->deleted || new_start <= p->log_start_offset) {
         pthread_mutex_unlock(&p->lock);
-        return RN_KAFKA_NONE;
+        goto out;
     }
     p->log_start_offset = new_start;
     p->size_bytes -= removed;
     while (p->tail_count && tail_at(p, 0)->last_offset < new_start) tail_drop_front(p);
-    rn_store_batch *b = rn_store_batch_new();
-    if (!b) {
-        pthread_mutex_unlock(&p->lock);
-        return RN_ERR_NOMEM;
-    }
-    put_partition_meta(p, b);
+    rn_log_put_meta(p, b);
     bool sync = p->flush_sync;
     pthread_mutex_unlock(&p->lock);
 
@@ -618,7 +731,9 @@ static rn_err log_remove_before(rn_partition *p, int64_t new_start) {
     if (ti_delete)
         rn_store_batch_delete_range(b, p->store, RN_CF_TIMEINDEX, lo, 4, ti_end, sizeof ti_end);
     err = rn_store_write(p->store, b, sync);
+out:
     rn_store_batch_free(b);
+    pthread_mutex_unlock(&p->trim_lock);
     return err;
 }
 

@@ -19,7 +19,7 @@
 
 typedef struct {
     int64_t base_offset, last_offset;
-    uint8_t *data;
+    uint8_t *data; /* reference-counted (log.c): a reader may hold it past its removal */
     size_t len;
 } rn_tail_entry;
 
@@ -46,10 +46,15 @@ struct rn_partition {
 
     pthread_mutex_t watch_lock;
     rn_watcher *watchers;
+
+    pthread_mutex_t trim_lock; /* one removal at a time (retention, DeleteRecords, delete);
+                                * taken before `lock` */
 };
 
 /* Metadata key of a partition: 'p' + id BE32 -> log_start BE64, leader_epoch BE32. */
 void rn_log_meta_key(uint32_t id, uint8_t key[5]);
+/* Add p's metadata record to b; the caller holds p->lock or has not shared p yet. */
+void rn_log_put_meta(const rn_partition *p, rn_store_batch *b);
 
 /* Set up p (fields store, cf, id, index, topic, flush_sync, tail_max_bytes, settings,
  * log_start_offset and leader_epoch filled by the caller) and recover the rest from the

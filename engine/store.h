@@ -37,13 +37,16 @@ void rn_store_batch_delete_range(rn_store_batch *b, rn_store *s, int cf, const v
                                  size_t sl, const void *end, size_t el);
 /* Apply atomically; sync fsyncs the WAL first. */
 rn_err rn_store_write(rn_store *s, rn_store_batch *b, bool sync);
-/* fsync the WAL: everything written before the call is durable after it. */
+/* Make everything written before the call durable (WAL fsync). Group-committed: callers
+ * whose writes a running or finished fsync covers share it instead of queueing their
+ * own, so call it outside any lock. */
 rn_err rn_store_sync_wal(rn_store *s);
 
 /* *val is malloc'd (caller frees) or NULL when the key is absent. */
 rn_err rn_store_get(rn_store *s, int cf, const void *k, size_t kl, char **val, size_t *vl);
 
-/* An iterator bounded to [lower, upper) (bounds copied). */
+/* An iterator bounded to [lower, upper) (bounds copied; at most 16 bytes each, NULL for
+ * longer bounds or when out of memory). */
 rn_store_iter *rn_store_iter_new(rn_store *s, int cf, const void *lower, size_t ll,
                                  const void *upper, size_t ul);
 void rn_store_iter_seek(rn_store_iter *it, const void *k, size_t kl);

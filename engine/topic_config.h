@@ -1,6 +1,6 @@
 /* engine/topic_config.h: the one table of topic configs (name, type, broker default,
  * validation, doc) and the parsed values the log uses. Later issues add rows (Lua
- * hooks) here and nowhere else. */
+ * hooks) to the table in topic_config.c and nowhere else. */
 #ifndef RN_TOPIC_CONFIG_H
 #define RN_TOPIC_CONFIG_H
 
@@ -25,7 +25,9 @@ typedef struct {
     char **values;
 } rn_topic_configs;
 
-/* Check one name/value against the table; on error a sentence in errmsg. */
+/* Check one name/value (NULL: back to the default) against the table:
+ * RN_KAFKA_INVALID_CONFIG naming the key (unknown) or the value (bad), with a sentence in
+ * errmsg (may be NULL). */
 rn_err rn_topic_config_check(const char *name, const char *value, char *errmsg, size_t errlen);
 
 /* Resolve settings from explicit configs over broker defaults. */
@@ -42,5 +44,12 @@ const char *rn_topic_configs_get(const rn_topic_configs *c, const char *name);
 int rn_topic_configs_set(rn_topic_configs *c, const char *name, const char *value);
 int rn_topic_configs_copy(rn_topic_configs *dst, const rn_topic_configs *src);
 void rn_topic_configs_free(rn_topic_configs *c);
+
+/* Apply AlterConfigs (incremental=false: SETs only, NULL values skipped; start c empty)
+ * or IncrementalAlterConfigs ops (SET, DELETE, APPEND/SUBTRACT on list configs) to c,
+ * checking each against the table. On error c is half-changed: apply to a copy.
+ * RN_KAFKA_INVALID_CONFIG, RN_KAFKA_INVALID_REQUEST (unknown op), RN_ERR_NOMEM. */
+rn_err rn_topic_configs_apply(rn_topic_configs *c, const rn_config_alter *ops, int nops,
+                              bool incremental, char *errmsg, size_t errlen);
 
 #endif
