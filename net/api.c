@@ -32,6 +32,15 @@ const rn_api *rn_api_table(int *count) {
     return rn_apis;
 }
 
+char *rn_api_read_name(rn_request *req, rn_reader *r) {
+    rn_bytes name;
+    if (rn_read_string(r, &name) != 0) {
+        rn_reader_fail(r, __FILE__, __LINE__, "name");
+        return NULL;
+    }
+    return rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+}
+
 enum rn_api_result rn_api_malformed(rn_request *req) {
     rn_log_warn("malformed %s v%d request (correlation id %d) at body offset %zu: cannot read %s "
                 "(%s:%d); closing the connection",

@@ -69,6 +69,11 @@ void rn_request_complete(rn_request *req);
  * RN_API_MALFORMED; handlers `return rn_api_malformed(req);` at err_parse. */
 enum rn_api_result rn_api_malformed(rn_request *req);
 
+/* Read a string field (a topic or resource name) and copy it, NUL-terminated, into the
+ * request's arena (a null string reads as ""). NULL when the frame is malformed or memory
+ * ran out: the caller goes to err_parse. */
+char *rn_api_read_name(rn_request *req, rn_reader *r);
+
 /* The handlers, one per API (net/api_<name>.c). */
 enum rn_api_result rn_api_produce(rn_request *req);
 enum rn_api_result rn_api_fetch(rn_request *req);

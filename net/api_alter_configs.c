@@ -23,10 +23,8 @@ static enum rn_api_result alter(rn_request *req, bool incremental) {
     resource *res = n > 0 ? rn_arena_calloc(&req->arena, (size_t)n, sizeof *res) : NULL;
     if (n > 0 && !res) goto err_parse;
     for (int32_t i = 0; i < n; i++) {
-        rn_bytes name;
         RN_R_I8(r, &res[i].type);
-        RN_R_STR(r, &name);
-        res[i].name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        res[i].name = rn_api_read_name(req, r);
         RN_R_ARRAY(r, &res[i].nops, 4);
         if (!res[i].name) goto err_parse;
         if (res[i].nops > 0 &&

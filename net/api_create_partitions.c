@@ -19,10 +19,8 @@ enum rn_api_result rn_api_create_partitions(rn_request *req) {
     grow *g = n > 0 ? rn_arena_calloc(&req->arena, (size_t)n, sizeof *g) : NULL;
     if (n > 0 && !g) goto err_parse;
     for (int32_t i = 0; i < n; i++) {
-        rn_bytes name;
         int32_t nassign;
-        RN_R_STR(r, &name);
-        g[i].name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        g[i].name = rn_api_read_name(req, r);
         if (!g[i].name) goto err_parse;
         RN_R_I32(r, &g[i].count);
         RN_R_ARRAY(r, &nassign, 4);

@@ -34,9 +34,7 @@ enum rn_api_result rn_api_create_topics(rn_request *req) {
                                    : NULL;
     if (ntopics > 0 && !ct) goto err_parse;
     for (int32_t t = 0; t < ntopics; t++) {
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        res[t].name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        res[t].name = rn_api_read_name(req, r);
         if (!res[t].name) goto err_parse;
         RN_R_I32(r, &ct[t].partitions);
         RN_R_I16(r, &ct[t].replication);

@@ -18,9 +18,7 @@ enum rn_api_result rn_api_delete_records(rn_request *req) {
     del **dels = ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *dels) : NULL;
     if (ntopics > 0 && (!names || !counts || !dels)) goto err_parse;
     for (int32_t t = 0; t < ntopics; t++) {
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        names[t] = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        names[t] = rn_api_read_name(req, r);
         RN_R_ARRAY(r, &counts[t], 12);
         if (!names[t]) goto err_parse;
         if (counts[t] > 0 && !(dels[t] = rn_arena_calloc(&req->arena, (size_t)counts[t],

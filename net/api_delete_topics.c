@@ -11,9 +11,7 @@ enum rn_api_result rn_api_delete_topics(rn_request *req) {
     char **names = n > 0 ? rn_arena_calloc(&req->arena, (size_t)n, sizeof *names) : NULL;
     if (n > 0 && !names) goto err_parse;
     for (int32_t i = 0; i < n; i++) {
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        names[i] = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        names[i] = rn_api_read_name(req, r);
         if (!names[i]) goto err_parse;
     }
     RN_R_I32(r, &timeout_ms);

@@ -208,9 +208,7 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     }
     for (int32_t t = 0; t < st->ntopics; t++) {
         fetch_topic *ft = &st->topics[t];
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        ft->name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        ft->name = rn_api_read_name(req, r);
         RN_R_ARRAY(r, &ft->npartitions, 16);
         if (!ft->name) goto err_parse;
         if (ft->npartitions > 0) {

@@ -58,9 +58,7 @@ enum rn_api_result rn_api_list_offsets(rn_request *req) {
                                  : NULL;
     if (ntopics > 0 && (!names || !counts || !parts)) goto err_parse;
     for (int32_t t = 0; t < ntopics; t++) {
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        names[t] = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        names[t] = rn_api_read_name(req, r);
         RN_R_ARRAY(r, &counts[t], 12);
         if (!names[t]) goto err_parse;
         if (counts[t] > 0) {

@@ -57,9 +57,7 @@ enum rn_api_result rn_api_metadata(rn_request *req) {
         if (!names) goto err_parse;
     }
     for (int32_t i = 0; i < ntopics; i++) {
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        names[i] = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        names[i] = rn_api_read_name(req, r);
         if (!names[i]) goto err_parse;
         RN_R_TAGS(r);
     }

@@ -62,9 +62,7 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         request_err = RN_KAFKA_TRANSACTIONAL_ID_AUTHORIZATION_FAILED; /* no transactions yet */
 
     for (int32_t t = 0; t < ntopics; t++) {
-        rn_bytes name;
-        RN_R_STR(r, &name);
-        topics[t].name = rn_arena_strndup(&req->arena, name.ptr, name.len < 0 ? 0 : name.len);
+        topics[t].name = rn_api_read_name(req, r);
         RN_R_ARRAY(r, &topics[t].npartitions, 8);
         if (!topics[t].name) goto err_parse;
         if (topics[t].npartitions > 0) {
