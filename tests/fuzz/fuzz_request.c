@@ -4,6 +4,7 @@
  * thread) over a socketpair; the response is drained until the broker closes or the
  * input side ends. Any crash, sanitizer report or hang is a finding. */
 #include <event2/event.h>
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -92,26 +94,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rn_server_adopt(server, sv[1]);
     uint8_t prefix[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
                          (uint8_t)size};
-    if (write(sv[0], prefix, 4) == 4 && size) {
+    /* The size prefix, then the frame; EINTR (libFuzzer's SIGALRM) just retries. */
+    const uint8_t *parts[2] = {prefix, data};
+    size_t lens[2] = {4, size};
+    for (int k = 0; k < 2; k++) {
         size_t off = 0;
-        while (off < size) {
-            ssize_t n = write(sv[0], data + off, size - off);
-            if (n <= 0) break;
+        while (off < lens[k]) {
+            ssize_t n = write(sv[0], parts[k] + off, lens[k] - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break; /* the broker closed: fine, it may refuse early */
             off += (size_t)n;
         }
     }
     shutdown(sv[0], SHUT_WR);
-    /* Drain until the broker closes its end (it does on EOF once the request is done). */
+    /* Drain until the broker closes its end (it does on EOF once the request is done).
+     * libFuzzer's -timeout is a SIGALRM that may land on this thread: poll's EINTR is not
+     * the broker's silence, so wait again for what is left of the 30 s. */
     char buf[65536];
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         struct pollfd pfd = {sv[0], POLLIN, 0};
-        if (poll(&pfd, 1, 30000) <= 0) {
+        int rc = waited_ms < 30000 ? poll(&pfd, 1, (int)(30000 - waited_ms)) : 0;
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) {
             fprintf(stderr, "fuzz_request: no answer and no close within 30 s\n");
             if (getenv("FUZZ_HANG_SLEEP")) sleep(120); /* time to attach a debugger */
             abort();
         }
         ssize_t n = read(sv[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
+        clock_gettime(CLOCK_MONOTONIC, &start); /* progress: the 30 s count from here */
     }
     close(sv[0]);
     return 0;
