@@ -121,3 +121,28 @@ def test_watermarks_and_offsets_for_times(broker):
     got = c.offsets_for_times([TopicPartition("times", 0, base + 1000 * 1000)], timeout=10)
     assert got[0].offset in (-1, 100)  # nothing that recent: the end
     c.close()
+
+
+def test_log_append_time_topic_stamps_records(broker):
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
+    a = admin(broker)
+    wait(a.create_topics([NewTopic("lat", num_partitions=1, replication_factor=1,
+                                   config={"message.timestamp.type": "LogAppendTime"}),
+                          NewTopic("cct", num_partitions=1, replication_factor=1)]))
+    p = Producer({"bootstrap.servers": broker.bootstrap, "compression.codec": "lz4"})
+    old = 1000000000000  # 2001: the broker must replace it on the LogAppendTime topic
+    for topic in ("lat", "cct"):
+        for i in range(5):
+            p.produce(topic, value=b"%d" % i, timestamp=old + i)
+    assert p.flush(30) == 0
+    before = int(time.time() * 1000)
+    for topic, want_type in (("lat", TIMESTAMP_LOG_APPEND_TIME), ("cct", TIMESTAMP_CREATE_TIME)):
+        msgs = consume_all(broker, topic, 1, 5)
+        assert len(msgs) == 5
+        for i, m in enumerate(msgs):
+            ts_type, ts = m.timestamp()
+            assert ts_type == want_type, (topic, ts_type)
+            if topic == "lat":
+                assert before - 60000 < ts <= before + 1000, ts
+            else:
+                assert ts == old + i
