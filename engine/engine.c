@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "group.h"
 #include "log.h"
 #include "rnlog.h"
 #include "store.h"
@@ -41,6 +42,7 @@ struct rn_engine {
     pthread_mutex_t meta_lock;
     uint32_t next_partition_id;
     int64_t next_producer_id, producer_block_end;
+    rn_coordinator *coordinator;
     pthread_t retention_thread;
     bool retention_running, stopping;
     pthread_mutex_t stop_lock;
@@ -242,6 +244,9 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
         err = RN_KAFKA_KAFKA_STORAGE_ERROR;
     }
     if (!err) err = load_topics(e);
+    if (!err)
+        err = rn_coordinator_open(e->store, e, &opts->groups, opts->flush_sync,
+                                  opts->coordinator_thread, &e->coordinator);
     if (err) {
         snprintf(errbuf, errlen, "cannot load metadata: %s", rn_err_message(err));
         rn_engine_close(e);
@@ -266,6 +271,7 @@ void rn_engine_close(rn_engine *e) {
         pthread_mutex_unlock(&e->stop_lock);
         pthread_join(e->retention_thread, NULL);
     }
+    rn_coordinator_close(e->coordinator);
     rn_topic_registry_free(&e->topics);
     while (e->dead) {
         rn_topic *n = e->dead->next_dead;
@@ -282,6 +288,7 @@ void rn_engine_close(rn_engine *e) {
 }
 
 const char *rn_engine_cluster_id(const rn_engine *e) { return e->cluster_id; }
+rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
 int32_t rn_engine_node_id(const rn_engine *e) { return e->opts.node_id; }
 
 /* ---- topics ------------------------------------------------------------------------- */
@@ -396,7 +403,10 @@ rn_err rn_engine_delete_topic(rn_engine *e, const char *name) {
     rn_err err = rn_store_write(e->store, b, true);
     rn_store_batch_free(b);
     pthread_mutex_unlock(&e->meta_lock);
-    if (!err) rn_log_info("deleted topic '%s'", name);
+    if (!err) {
+        rn_log_info("deleted topic '%s'", name);
+        rn_coordinator_topic_deleted(e->coordinator, name);
+    }
     return err;
 }
 

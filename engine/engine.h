@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "group.h"
 
 typedef struct rn_engine rn_engine;
 typedef struct rn_partition rn_partition;
@@ -33,6 +34,8 @@ typedef struct {
     int64_t default_retention_bytes; /* log.retention.bytes, -1 = unlimited */
     int32_t default_max_message_bytes; /* message.max.bytes */
     bool default_log_append_time;    /* log.message.timestamp.type=LogAppendTime */
+    rn_group_options groups;         /* the group coordinator's settings */
+    bool coordinator_thread;         /* run the coordinator's timers on their own thread */
 } rn_engine_options;
 
 /* Open (creating when missing) the database under opts->data_dir and load every topic.
@@ -45,6 +48,8 @@ void rn_engine_close(rn_engine *e);
 /* A 22-character cluster id (base64url of 16 random bytes), made on first open and kept. */
 const char *rn_engine_cluster_id(const rn_engine *e);
 int32_t rn_engine_node_id(const rn_engine *e);
+/* The group coordinator (engine/group.h), alive until rn_engine_close. */
+rn_coordinator *rn_engine_coordinator(rn_engine *e);
 
 /* ---- topics ---------------------------------------------------------------------- */
 

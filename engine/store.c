@@ -17,7 +17,7 @@
 #include "rnlog.h"
 
 #define RN_STORE_MAX_CF 80
-#define RN_STORE_BOUND_MAX 16 /* our keys' bounds are prefixes of at most 12 bytes */
+#define RN_STORE_BOUND_MAX 1100 /* log keys need 12 bytes; group keys carry a group id (<= 1024) */
 
 struct rn_store {
     rocksdb_t *db;
@@ -46,7 +46,7 @@ struct rn_store_iter {
     char lower[RN_STORE_BOUND_MAX], upper[RN_STORE_BOUND_MAX]; /* RocksDB keeps pointers */
 };
 
-static const char *const fixed_cf_names[] = {"meta", "index", "timeindex", "producers"};
+static const char *const fixed_cf_names[] = {"meta", "index", "timeindex", "producers", "groups"};
 
 static rn_err storage_error(const char *what, char *msg) {
     rn_log_error("storage: %s: %s", what, msg ? msg : "?");

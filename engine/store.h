@@ -15,7 +15,8 @@ enum rn_cf {
     RN_CF_INDEX = 1,     /* (partition id, base offset) -> last offset, max timestamp, size */
     RN_CF_TIMEINDEX = 2, /* (partition id, timestamp) -> offset, when the running max rises */
     RN_CF_PRODUCERS = 3, /* (partition id, producer id) -> idempotence state */
-    RN_CF_LOG0 = 4,      /* log_0 .. log_{n-1}: (partition id, base offset) -> batch */
+    RN_CF_GROUPS = 4,    /* group metadata and committed offsets (group_store.h) */
+    RN_CF_LOG0 = 5,      /* log_0 .. log_{n-1}: (partition id, base offset) -> batch */
 };
 
 typedef struct rn_store rn_store;
@@ -45,7 +46,7 @@ rn_err rn_store_sync_wal(rn_store *s);
 /* *val is malloc'd (caller frees) or NULL when the key is absent. */
 rn_err rn_store_get(rn_store *s, int cf, const void *k, size_t kl, char **val, size_t *vl);
 
-/* An iterator bounded to [lower, upper) (bounds copied; at most 16 bytes each, NULL for
+/* An iterator bounded to [lower, upper) (bounds copied; at most 1100 bytes each, NULL for
  * longer bounds or when out of memory). */
 rn_store_iter *rn_store_iter_new(rn_store *s, int cf, const void *lower, size_t ll,
                                  const void *upper, size_t ul);

@@ -10,6 +10,15 @@ static const rn_api rn_apis[] = {
     {1, "Fetch", 0, 11, 12, rn_api_fetch},
     {2, "ListOffsets", 0, 5, 6, rn_api_list_offsets},
     {3, "Metadata", 0, 8, 9, rn_api_metadata},
+    {8, "OffsetCommit", 0, 7, 8, rn_api_offset_commit},
+    {9, "OffsetFetch", 0, 5, 6, rn_api_offset_fetch},
+    {10, "FindCoordinator", 0, 2, 3, rn_api_find_coordinator},
+    {11, "JoinGroup", 0, 5, 6, rn_api_join_group},
+    {12, "Heartbeat", 0, 3, 4, rn_api_heartbeat},
+    {13, "LeaveGroup", 0, 3, 4, rn_api_leave_group},
+    {14, "SyncGroup", 0, 3, 4, rn_api_sync_group},
+    {15, "DescribeGroups", 0, 4, 5, rn_api_describe_groups},
+    {16, "ListGroups", 0, 2, 3, rn_api_list_groups},
     {18, "ApiVersions", 0, 3, 3, rn_api_api_versions},
     {19, "CreateTopics", 0, 4, 5, rn_api_create_topics},
     {20, "DeleteTopics", 0, 3, 4, rn_api_delete_topics},
@@ -18,7 +27,9 @@ static const rn_api rn_apis[] = {
     {32, "DescribeConfigs", 0, 2, 4, rn_api_describe_configs},
     {33, "AlterConfigs", 0, 1, 2, rn_api_alter_configs},
     {37, "CreatePartitions", 0, 1, 2, rn_api_create_partitions},
+    {42, "DeleteGroups", 0, 1, 2, rn_api_delete_groups},
     {44, "IncrementalAlterConfigs", 0, 0, 1, rn_api_incremental_alter_configs},
+    {47, "OffsetDelete", 0, 0, -1, rn_api_offset_delete},
 };
 
 const rn_api *rn_api_find(int16_t key) {

@@ -88,5 +88,16 @@ enum rn_api_result rn_api_alter_configs(rn_request *req);
 enum rn_api_result rn_api_incremental_alter_configs(rn_request *req);
 enum rn_api_result rn_api_delete_records(rn_request *req);
 enum rn_api_result rn_api_init_producer_id(rn_request *req);
+enum rn_api_result rn_api_offset_commit(rn_request *req);
+enum rn_api_result rn_api_offset_fetch(rn_request *req);
+enum rn_api_result rn_api_find_coordinator(rn_request *req);
+enum rn_api_result rn_api_join_group(rn_request *req);
+enum rn_api_result rn_api_heartbeat(rn_request *req);
+enum rn_api_result rn_api_leave_group(rn_request *req);
+enum rn_api_result rn_api_sync_group(rn_request *req);
+enum rn_api_result rn_api_describe_groups(rn_request *req);
+enum rn_api_result rn_api_list_groups(rn_request *req);
+enum rn_api_result rn_api_delete_groups(rn_request *req);
+enum rn_api_result rn_api_offset_delete(rn_request *req);
 
 #endif

@@ -43,6 +43,13 @@ typedef struct {
     int32_t log_column_families;     /* log.column.families (default 4) */
     int64_t log_tail_cache_bytes;    /* log.tail.cache.bytes (default 8 MiB per partition) */
     int64_t rocksdb_block_cache_bytes; /* rocksdb.block.cache.bytes (default 256 MiB) */
+    int32_t group_min_session_timeout_ms;      /* default 6000 */
+    int32_t group_max_session_timeout_ms;      /* default 1800000 */
+    int32_t group_initial_rebalance_delay_ms;  /* default 3000 */
+    int32_t group_max_size;                    /* default 2147483647 */
+    int64_t offsets_retention_minutes;         /* default 10080 (7 days) */
+    int64_t offsets_retention_check_interval_ms; /* default 600000 */
+    int32_t offset_metadata_max_bytes;         /* default 4096 */
     char *log_level;                 /* log.level: error|warn|info|debug (default info) */
     int retention_alias_rank;        /* which key set log_retention_ms: -1 ms, 1 minutes, 2 hours */
 } rn_config;

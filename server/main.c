@@ -144,6 +144,17 @@ int main(int argc, char **argv) {
         .default_max_message_bytes = cfg.message_max_bytes,
         .default_log_append_time = strcmp(cfg.log_message_timestamp_type, "LogAppendTime") == 0,
         .default_partitions = cfg.num_partitions,
+        .groups =
+            {
+                .min_session_timeout_ms = cfg.group_min_session_timeout_ms,
+                .max_session_timeout_ms = cfg.group_max_session_timeout_ms,
+                .initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms,
+                .max_size = cfg.group_max_size,
+                .offsets_retention_ms = cfg.offsets_retention_minutes * 60000,
+                .offsets_retention_check_interval_ms = cfg.offsets_retention_check_interval_ms,
+                .offset_metadata_max_bytes = cfg.offset_metadata_max_bytes,
+            },
+        .coordinator_thread = true,
     };
     rn_engine *engine = NULL;
     if (rn_engine_open(&eo, &engine, err, sizeof err) != 0) {

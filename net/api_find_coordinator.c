@@ -1,0 +1,37 @@
+/* net/api_find_coordinator.c: FindCoordinator (key 10), v0-2. A single broker coordinates
+ * every group (and would every transaction): the answer is this broker as the client's
+ * listener advertises it. */
+#include "api_group.h"
+#include "conn.h"
+
+enum rn_api_result rn_api_find_coordinator(rn_request *req) {
+    rn_reader *r = &req->body;
+    int16_t v = req->api_version;
+    int8_t key_type = 0;
+    char *key = rn_api_read_name(req, r);
+    if (!key) goto err_parse;
+    if (v >= 1) RN_R_I8(r, &key_type);
+    RN_R_TAGS(r);
+    const rn_server_options *o = rn_conn_opts(req->conn);
+    const rn_endpoint *adv = &o->advertised[req->conn->listener];
+    rn_err err = RN_KAFKA_NONE;
+    const char *msg = NULL;
+    if (key_type != 0 && key_type != 1) {
+        err = RN_KAFKA_INVALID_REQUEST;
+        msg = "key_type must be 0 (group) or 1 (transaction)";
+    } else if (key_type == 0 && !key[0]) {
+        err = RN_KAFKA_INVALID_REQUEST;
+        msg = "the group id is empty";
+    }
+    rn_writer *w = &req->resp;
+    if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
+    rn_write_i16(w, rn_err_wire(err));
+    if (v >= 1) rn_write_string(w, msg);
+    rn_write_i32(w, err ? -1 : o->node_id);
+    rn_write_string(w, err ? "" : adv->host);
+    rn_write_i32(w, err ? -1 : adv->port);
+    rn_write_tags(w);
+    return RN_API_DONE;
+err_parse:
+    return rn_api_malformed(req);
+}
