@@ -37,6 +37,12 @@ int64_t rn_group_wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The time deadlines count from: the tick's when inside rn_coordinator_tick (so a test
+ * stepping time sees deadlines set during its tick count from that tick), else now. */
+static int64_t coordinator_now(const rn_coordinator *c) {
+    return c->tick_now ? c->tick_now : rn_group_now_ms();
+}
+
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 static bool str_eq(const char *a, const char *b) {
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
@@ -411,7 +417,7 @@ static void maybe_prepare_or_complete(rn_coordinator *c, rn_group *g, const char
 }
 
 static void prepare_rebalance(rn_coordinator *c, rn_group *g, const char *reason) {
-    int64_t now = rn_group_now_ms();
+    int64_t now = coordinator_now(c);
     if (g->state == RN_GROUP_COMPLETING_REBALANCE) {
         /* Followers waiting for the leader's assignment must rejoin instead. */
         for (int i = 0; i < g->nmembers; i++) {
@@ -474,7 +480,7 @@ static void member_remove(rn_group *g, rn_member *m) {
 }
 
 static void complete_join(rn_coordinator *c, rn_group *g) {
-    int64_t now = rn_group_now_ms();
+    int64_t now = coordinator_now(c);
     g->join_deadline = 0;
     /* Dynamic members that did not rejoin are gone; static ones keep their place. */
     for (int i = 0; i < g->nmembers;) {
@@ -594,7 +600,7 @@ static void add_member_and_rebalance(rn_coordinator *c, rn_group *g, const rn_jo
         g->protocol_type = strdup(rq->protocol_type);
     }
     m->is_new = true;
-    m->heartbeat_deadline = rn_group_now_ms() + m->session_timeout_ms;
+    m->heartbeat_deadline = coordinator_now(c) + m->session_timeout_ms;
     member_await_join(m, w);
     if (g->state == RN_GROUP_PREPARING_REBALANCE && g->initial_rebalance) g->new_member_added = true;
     char why[300];
@@ -631,7 +637,7 @@ static void replace_static_member(rn_coordinator *c, rn_group *g, rn_member *m,
         free(g->leader);
         g->leader = strdup(new_id);
     }
-    m->heartbeat_deadline = rn_group_now_ms() + rq->session_timeout_ms;
+    m->heartbeat_deadline = coordinator_now(c) + rq->session_timeout_ms;
     if (member_set_protocols(m, rq->protocols, rq->nprotocols) != 0) {
         free(old_leader);
         join_answer_error(w, RN_ERR_NOMEM, "");
@@ -744,7 +750,7 @@ void rn_coordinator_join(rn_coordinator *c, const rn_join_request *rq, rn_group_
                 g->pending_cap = cap;
             }
             g->pending[g->npending].member_id = new_id;
-            g->pending[g->npending].deadline = rn_group_now_ms() + rq->session_timeout_ms;
+            g->pending[g->npending].deadline = coordinator_now(c) + rq->session_timeout_ms;
             g->npending++;
             join_answer_error(w, RN_KAFKA_MEMBER_ID_REQUIRED, new_id);
             pthread_cond_signal(&c->wake);
@@ -866,7 +872,7 @@ void rn_coordinator_sync(rn_coordinator *c, const rn_sync_request *rq, rn_group_
         goto out;
     }
     rn_log_info("group %s: generation %d is stable", g->group_id, g->generation_id);
-    int64_t now = rn_group_now_ms();
+    int64_t now = coordinator_now(c);
     for (int i = 0; i < g->nmembers; i++) {
         rn_member *o = g->members[i];
         if (o->sync_waiter) o->heartbeat_deadline = now + o->session_timeout_ms;
@@ -935,10 +941,10 @@ rn_err rn_coordinator_heartbeat(rn_coordinator *c, const char *group_id, const c
         switch (g->state) {
         case RN_GROUP_EMPTY: err = RN_KAFKA_UNKNOWN_MEMBER_ID; break;
         case RN_GROUP_PREPARING_REBALANCE:
-            m->heartbeat_deadline = rn_group_now_ms() + m->session_timeout_ms;
+            m->heartbeat_deadline = coordinator_now(c) + m->session_timeout_ms;
             err = RN_KAFKA_REBALANCE_IN_PROGRESS;
             break;
-        default: m->heartbeat_deadline = rn_group_now_ms() + m->session_timeout_ms; break;
+        default: m->heartbeat_deadline = coordinator_now(c) + m->session_timeout_ms; break;
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -1087,7 +1093,6 @@ rn_err rn_group_persist(rn_coordinator *c, rn_group *g) {
         if (!rm) return RN_ERR_NOMEM;
         for (int i = 0; i < r.nmembers; i++) {
             const rn_member *m = g->members[i];
-            const rn_member_protocol *p = member_protocol(m, g->protocol_name);
             rm[i] = (rn_group_record_member){
                 .member_id = m->member_id,
                 .group_instance_id = m->group_instance_id,
@@ -1095,8 +1100,8 @@ rn_err rn_group_persist(rn_coordinator *c, rn_group *g) {
                 .client_host = m->client_host,
                 .session_timeout_ms = m->session_timeout_ms,
                 .rebalance_timeout_ms = m->rebalance_timeout_ms,
-                .metadata = p ? p->metadata : NULL,
-                .metadata_len = p ? p->metadata_len : 0,
+                .protocols = m->protocols,
+                .nprotocols = m->nprotocols,
                 .assignment = m->assignment,
                 .assignment_len = m->assignment ? m->assignment_len : 0,
             };
@@ -1146,28 +1151,27 @@ static rn_err group_load(rn_coordinator *c, const char *id, const uint8_t *v, si
     for (int i = 0; i < r.nmembers && g->protocol_name; i++) {
         rn_group_record_member *rm = &r.members[i];
         rn_member *m = calloc(1, sizeof *m);
-        rn_member_protocol *p = calloc(1, sizeof *p);
-        if (!m || !p || !(p->name = strdup(g->protocol_name)) || member_add(g, m) != 0) {
-            if (p) free(p->name);
-            free(p);
+        if (!m || member_add(g, m) != 0) {
             free(m);
             err = RN_ERR_NOMEM;
             break;
         }
+        /* The record's strings and buffers move into the member. */
         m->member_id = rm->member_id;
         m->group_instance_id = rm->group_instance_id;
         m->client_id = rm->client_id;
         m->client_host = rm->client_host;
         m->session_timeout_ms = rm->session_timeout_ms;
         m->rebalance_timeout_ms = rm->rebalance_timeout_ms;
-        p->metadata = rm->metadata;
-        p->metadata_len = rm->metadata_len;
-        m->protocols = p;
-        m->nprotocols = 1;
+        m->protocols = rm->protocols;
+        m->nprotocols = rm->nprotocols;
         m->assignment = rm->assignment;
         m->assignment_len = rm->assignment_len;
         m->heartbeat_deadline = now + m->session_timeout_ms;
         memset(rm, 0, sizeof *rm);
+        if (!m->client_id) m->client_id = strdup("");
+        if (!m->client_host) m->client_host = strdup("");
+        if (!m->client_id || !m->client_host) err = RN_ERR_NOMEM;
     }
     g->state = g->nmembers > 0 ? RN_GROUP_STABLE : RN_GROUP_EMPTY;
     if (g->nmembers == 0) {
@@ -1271,7 +1275,9 @@ static int64_t group_next_deadline(const rn_group *g) {
 }
 
 static void tick_locked(rn_coordinator *c, int64_t now) {
+    c->tick_now = now;
     for (int i = 0; i < c->ngroups; i++) group_tick(c, c->groups[i], now);
+    c->tick_now = 0;
     int64_t wall = rn_group_wall_ms();
     if (wall >= c->next_retention_check) {
         rn_group_expire_offsets(c, wall);

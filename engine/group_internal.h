@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "group.h"
+#include "group_store.h"
 #include "store.h"
 
 enum rn_group_state {
@@ -19,11 +20,7 @@ enum rn_group_state {
     RN_GROUP_DEAD,
 };
 
-typedef struct {
-    char *name;
-    uint8_t *metadata;
-    size_t metadata_len;
-} rn_member_protocol;
+typedef rn_group_record_protocol rn_member_protocol;
 
 struct rn_member {
     char *member_id, *group_instance_id, *client_id, *client_host;
@@ -74,6 +71,7 @@ struct rn_coordinator {
     rn_group **groups; /* sorted by group_id */
     int ngroups, groups_cap;
     int64_t next_retention_check; /* wall-clock ms */
+    int64_t tick_now;             /* inside a tick: its time (monotonic ms), else 0 */
     pthread_t thread;
     bool thread_running, stopping;
 };

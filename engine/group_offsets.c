@@ -169,6 +169,13 @@ static int collect_one(void *arg, const uint8_t *k, size_t kl, const char *topic
     return cc->err != 0;
 }
 
+static int committed_cmp(const void *a, const void *b) {
+    const rn_committed_offset *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    if (c) return c;
+    return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
 rn_err rn_coordinator_committed_all(rn_coordinator *c, const char *group_id,
                                     rn_committed_offset **out, int *n) {
     *out = NULL;
@@ -181,6 +188,8 @@ rn_err rn_coordinator_committed_all(rn_coordinator *c, const char *group_id,
         rn_committed_offsets_free(cc.v, cc.n);
         return err;
     }
+    /* Keys order topics by length first (the length byte leads): sort by name. */
+    if (cc.n > 1) qsort(cc.v, (size_t)cc.n, sizeof *cc.v, committed_cmp);
     *out = cc.v;
     *n = cc.n;
     return RN_KAFKA_NONE;
@@ -289,8 +298,10 @@ static int sweep_one(void *arg, const uint8_t *k, size_t kl, const char *topic,
             if (g->protocol_type && g->state_timestamp > base) base = g->state_timestamp;
             drop = base + sc->c->opts.offsets_retention_ms <= sc->wall;
         } else {
-            /* A live consumer group keeps the offsets of what it consumes. */
-            drop = !rn_group_subscribed(g, topic) &&
+            /* Kafka's rule for a live group: only a Stable consumer group lets go of
+             * offsets, and only of topics no member subscribes to any more. */
+            bool consumer = g->protocol_type && strcmp(g->protocol_type, "consumer") == 0;
+            drop = g->state == RN_GROUP_STABLE && consumer && !rn_group_subscribed(g, topic) &&
                    base + sc->c->opts.offsets_retention_ms <= sc->wall;
         }
     }

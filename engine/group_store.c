@@ -69,7 +69,11 @@ rn_err rn_group_record_encode(const rn_group_record *g, uint8_t **out, size_t *l
         put_str16(&w, m->client_host);
         put_be32(&w, (uint32_t)m->session_timeout_ms);
         put_be32(&w, (uint32_t)m->rebalance_timeout_ms);
-        put_bytes32(&w, m->metadata, m->metadata_len);
+        put_be32(&w, (uint32_t)m->nprotocols);
+        for (int k = 0; k < m->nprotocols; k++) {
+            put_str16(&w, m->protocols[k].name);
+            put_bytes32(&w, m->protocols[k].metadata, m->protocols[k].metadata_len);
+        }
         put_bytes32(&w, m->assignment, m->assignment_len);
     }
     if (w.failed) {
@@ -146,8 +150,8 @@ rn_err rn_group_record_decode(const uint8_t *v, size_t len, rn_group_record *g) 
     g->leader = get_str16(&r);
     g->state_timestamp = (int64_t)get_be64(&r);
     uint32_t n = get_be32(&r);
-    /* Each member takes at least 24 bytes: the count cannot exceed what is left. */
-    if (!r.failed && n > (size_t)(r.end - r.p) / 24) r.failed = true;
+    /* Each member takes at least 28 bytes: the count cannot exceed what is left. */
+    if (!r.failed && n > (size_t)(r.end - r.p) / 28) r.failed = true;
     if (!r.failed && n > 0) {
         g->members = calloc(n, sizeof *g->members);
         if (!g->members) r.failed = true;
@@ -161,7 +165,17 @@ rn_err rn_group_record_decode(const uint8_t *v, size_t len, rn_group_record *g) 
         m->client_host = get_str16(&r);
         m->session_timeout_ms = (int32_t)get_be32(&r);
         m->rebalance_timeout_ms = (int32_t)get_be32(&r);
-        m->metadata = get_bytes32(&r, &m->metadata_len);
+        uint32_t np = get_be32(&r);
+        /* Each protocol takes at least 6 bytes. */
+        if (!r.failed && np > (size_t)(r.end - r.p) / 6) r.failed = true;
+        if (!r.failed && np > 0 && !(m->protocols = calloc(np, sizeof *m->protocols)))
+            r.failed = true;
+        for (uint32_t k = 0; !r.failed && k < np; k++) {
+            m->nprotocols = (int)k + 1;
+            m->protocols[k].name = get_str16(&r);
+            m->protocols[k].metadata = get_bytes32(&r, &m->protocols[k].metadata_len);
+            if (!m->protocols[k].name) r.failed = true;
+        }
         m->assignment = get_bytes32(&r, &m->assignment_len);
         if (!m->member_id) r.failed = true;
     }
@@ -182,7 +196,11 @@ void rn_group_record_clear(rn_group_record *g) {
         free(m->group_instance_id);
         free(m->client_id);
         free(m->client_host);
-        free(m->metadata);
+        for (int k = 0; k < m->nprotocols; k++) {
+            free(m->protocols[k].name);
+            free(m->protocols[k].metadata);
+        }
+        free(m->protocols);
         free(m->assignment);
     }
     free(g->members);

@@ -18,7 +18,9 @@
  *   |  member_id, instance_id,       |   bytes32: BE32 length, bytes
  *   |  client_id, client_host str16, |
  *   |  session, rebalance BE32,      |
- *   |  metadata, assignment bytes32  |
+ *   |  nprotocols BE32, then each:   |   every protocol the member offered, so that
+ *   |   name str16, metadata bytes32 |   after a restart its rejoin is recognised
+ *   |  assignment bytes32            |   and new members are checked against all
  *   +--------------------------------+ */
 #ifndef RN_GROUP_STORE_H
 #define RN_GROUP_STORE_H
@@ -31,12 +33,21 @@
 
 #define RN_GROUP_ID_MAX 1024 /* longer ids get INVALID_GROUP_ID (keys must stay bounded) */
 
-/* A member as stored: the selected protocol's metadata and the assignment. */
+/* A protocol a member offers (its name and the member's subscription for it). */
+typedef struct {
+    char *name;
+    uint8_t *metadata;
+    size_t metadata_len;
+} rn_group_record_protocol;
+
+/* A member as stored: its protocols in order of preference, and its assignment. */
 typedef struct {
     char *member_id, *group_instance_id, *client_id, *client_host;
     int32_t session_timeout_ms, rebalance_timeout_ms;
-    uint8_t *metadata, *assignment;
-    size_t metadata_len, assignment_len;
+    rn_group_record_protocol *protocols;
+    int nprotocols;
+    uint8_t *assignment;
+    size_t assignment_len;
 } rn_group_record_member;
 
 typedef struct {
