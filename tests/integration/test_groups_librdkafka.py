@@ -224,7 +224,11 @@ def test_cooperative_sticky_members_join_and_leave(broker_factory):
         first.wait(90)
         third.wait(90)
         records = first.records() + second.records() + third.records()
-        assert assert_complete(records, 4, 200) == 0
+        # No gap. A few records may come twice: librdkafka 2.0.2 pipelines a commit behind
+        # its JoinGroup; when the join completes first, the commit carries the previous
+        # generation and gets ILLEGAL_GENERATION (as from Kafka), which librdkafka treats as
+        # a lost assignment, so its last uncommitted records are redelivered.
+        assert assert_complete(records, 4, 200) <= 10
         # Cooperative: a member keeps what it owns while others join and leave; it never
         # gives everything back and starts over (eager would show an empty assignment).
         hist = first.owned_history()
