@@ -41,6 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         .default_retention_bytes = -1,
         .default_max_message_bytes = 1 << 20,
         .default_partitions = 2,
+        .coordinator_thread = true, /* group timers run, as in the server */
     };
     char err[512];
     if (rn_engine_open(&eo, &engine, err, sizeof err) != 0) {
