@@ -1,6 +1,6 @@
 """kafkajs 2.2.4 (npm, committed package-lock.json): admin and an idempotent produce.
-Consumption through kafkajs needs consumer groups (the next issue); the records kafkajs
-wrote are read back with kcat here, byte for byte."""
+The records kafkajs wrote are read back with kcat here, byte for byte; consumption
+through kafkajs (which only consumes in a group) is in test_groups_kafkajs.py."""
 import json
 import os
 
