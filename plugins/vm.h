@@ -1,0 +1,51 @@
+/* plugins/vm.h: one sandboxed lua_State (internal to plugins/): its memory cap, its
+ * instruction budget, the environment scripts run in, and the scripts it has loaded. */
+#ifndef RN_VM_H
+#define RN_VM_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rn_plugins rn_plugins;
+
+typedef struct {
+    char *name;
+    uint64_t version; /* the registry version this state runs */
+    int env_ref;      /* the script's environment table (LUA_REGISTRYINDEX ref) */
+} rn_vm_script;
+
+typedef struct rn_vm {
+    lua_State *L;
+    rn_plugins *owner;
+    const char *dir;       /* plugins.dir (the owner's) */
+    size_t used, limit;    /* bytes allocated, and the cap */
+    int64_t budget, spent; /* instructions per call, and spent in this call */
+    bool over_budget, over_memory; /* the current call broke a limit: nothing may catch it */
+    int sandbox_ref;       /* the shared read-only globals scripts see through __index */
+    rn_vm_script *scripts;
+    int nscripts, cap;
+    struct rn_vm *next;    /* the owner's list, for close */
+} rn_vm;
+
+/* A new state with the sandbox and the runnel module; NULL when out of memory. */
+rn_vm *rn_vm_new(rn_plugins *owner, const char *dir, int64_t budget, size_t limit);
+void rn_vm_free(rn_vm *vm);
+
+/* Run source (the script called name) in a fresh environment, leaving nothing on the
+ * stack; *env_ref gets the environment. 0, or -1 with the reason in err. */
+int rn_vm_load(rn_vm *vm, const char *name, const char *source, size_t len, int *env_ref,
+               char *err, size_t errlen);
+
+/* Arm the limits for one call: the budget starts again, the flags clear. */
+void rn_vm_arm(rn_vm *vm);
+/* Protected call of the function below nargs arguments on the stack with a traceback
+ * handler. 0, or -1 with "script:line: message" and the traceback in err (and the stack
+ * back to where the function was). */
+int rn_vm_pcall(rn_vm *vm, const char *script, int nargs, int nresults, char *err, size_t errlen);
+
+/* The runnel module (plugins/runnel_lib.c): pushes the table. */
+int rn_vm_open_runnel(lua_State *L);
+
+#endif
