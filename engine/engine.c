@@ -289,6 +289,53 @@ void rn_engine_close(rn_engine *e) {
 
 const char *rn_engine_cluster_id(const rn_engine *e) { return e->cluster_id; }
 rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
+
+rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *out) {
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&e->lock);
+    rn_topic *t = rn_topic_find(&e->topics, topic, NULL);
+    rn_err err = t ? RN_KAFKA_NONE : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    const char *hooks[] = {"view.of", "partitioner.script", "produce.filter.script",
+                           "view.filter.script"};
+    bool any = false;
+    for (size_t i = 0; t && i < sizeof hooks / sizeof hooks[0]; i++) {
+        const char *v = rn_topic_configs_get(&t->configs, hooks[i]);
+        if (v && v[0]) any = true;
+    }
+    if (t && any) {
+        const rn_topic_configs *c = &t->configs;
+        out->names = calloc((size_t)c->n + 1, sizeof *out->names);
+        out->values = calloc((size_t)c->n + 1, sizeof *out->values);
+        if (!out->names || !out->values) err = RN_ERR_NOMEM;
+        for (int i = 0; !err && i < c->n; i++) {
+            out->names[i] = strdup(c->names[i]);
+            out->values[i] = strdup(c->values[i]);
+            out->nconfigs = i + 1;
+            if (!out->names[i] || !out->values[i]) err = RN_ERR_NOMEM;
+        }
+        const char *const *n = (const char *const *)out->names;
+        for (int i = 0; !err && i < out->nconfigs; i++) {
+            const char *v = out->values[i][0] ? out->values[i] : NULL;
+            if (strcmp(n[i], "view.of") == 0) out->view_of = v;
+            else if (strcmp(n[i], "partitioner.script") == 0) out->partitioner_script = v;
+            else if (strcmp(n[i], "produce.filter.script") == 0) out->produce_filter_script = v;
+            else if (strcmp(n[i], "view.filter.script") == 0) out->view_filter_script = v;
+        }
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (err) rn_topic_hooks_free(out);
+    return err;
+}
+
+void rn_topic_hooks_free(rn_topic_hooks *h) {
+    for (int i = 0; i < h->nconfigs; i++) {
+        free(h->names[i]);
+        free(h->values[i]);
+    }
+    free(h->names);
+    free(h->values);
+    memset(h, 0, sizeof *h);
+}
 int32_t rn_engine_node_id(const rn_engine *e) { return e->opts.node_id; }
 
 /* ---- topics ------------------------------------------------------------------------- */
@@ -305,6 +352,31 @@ static void put_counter(rn_engine *e, rn_store_batch *b) {
         if (errmsg) snprintf(errmsg, errlen, __VA_ARGS__);                                 \
     } while (0)
 
+/* The source topic of a view, or NULL for an ordinary topic. */
+static const char *view_source(const rn_topic *t) {
+    const char *v = rn_topic_configs_get(&t->configs, "view.of");
+    return v && v[0] ? v : NULL;
+}
+
+/* Scripts named by hook configs must load and define their function. */
+static rn_err check_scripts(rn_engine *e, const char *const *names, const char *const *values,
+                            int n, char *errmsg, size_t errlen) {
+    for (int i = 0; i < n; i++) {
+        const char *fn = rn_topic_config_script_fn(names[i]);
+        if (!fn || !values[i] || !values[i][0]) continue;
+        if (!e->opts.script_check) {
+            ERRMSG("%s: this broker runs no Lua plugin host", names[i]);
+            return RN_KAFKA_INVALID_CONFIG;
+        }
+        char why[512];
+        if (e->opts.script_check(e->opts.script_check_ctx, values[i], fn, why, sizeof why)) {
+            ERRMSG("%s=%s: %s", names[i], values[i], why);
+            return RN_KAFKA_INVALID_CONFIG;
+        }
+    }
+    return RN_KAFKA_NONE;
+}
+
 rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions,
                               const rn_config_kv *configs, int nconfigs, bool validate_only,
                               char *errmsg, size_t errlen) {
@@ -318,19 +390,35 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
         ERRMSG("number of partitions must be from 1 to %d, not %d", RN_MAX_PARTITIONS, partitions);
         return RN_KAFKA_INVALID_PARTITIONS;
     }
+    const char *view_of = NULL;
     for (int i = 0; i < nconfigs; i++) {
         rn_err err = rn_topic_config_check(configs[i].name, configs[i].value, errmsg, errlen);
         if (err) return err;
+        if (strcmp(configs[i].name, "view.of") == 0 && configs[i].value && configs[i].value[0])
+            view_of = configs[i].value;
+        const char *nm[1] = {configs[i].name}, *vl[1] = {configs[i].value};
+        if ((err = check_scripts(e, nm, vl, 1, errmsg, errlen))) return err;
     }
     pthread_mutex_lock(&e->meta_lock);
     pthread_rwlock_rdlock(&e->lock);
     bool exists = rn_topic_find(&e->topics, name, NULL) != NULL;
+    const rn_topic *src = view_of ? rn_topic_find(&e->topics, view_of, NULL) : NULL;
+    bool src_is_view = src && view_source(src);
     pthread_rwlock_unlock(&e->lock);
     rn_err err = RN_KAFKA_NONE;
     if (exists) {
         ERRMSG("topic '%s' already exists", name);
         err = RN_KAFKA_TOPIC_ALREADY_EXISTS;
+    } else if (view_of && (!src || src_is_view)) {
+        ERRMSG("view.of=%s: %s", view_of,
+               !src ? "no such topic" : "a view cannot be the source of another view");
+        err = RN_KAFKA_INVALID_CONFIG;
+    } else if (view_of && strcmp(view_of, name) == 0) {
+        ERRMSG("view.of: a topic cannot be a view of itself");
+        err = RN_KAFKA_INVALID_CONFIG;
     }
+    /* A view owns no partitions: it reads its source's. */
+    if (view_of) partitions = 0;
     if (err || validate_only) {
         pthread_mutex_unlock(&e->meta_lock);
         return err;
@@ -338,7 +426,7 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
     rn_topic *t = calloc(1, sizeof *t);
     rn_store_batch *b = rn_store_batch_new();
     if (!t || !b || !(t->name = strdup(name)) ||
-        !(t->parts = calloc((size_t)partitions, sizeof *t->parts))) {
+        !(t->parts = calloc((size_t)(partitions ? partitions : 1), sizeof *t->parts))) {
         err = RN_ERR_NOMEM;
         goto out;
     }
@@ -366,7 +454,8 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
     if (rn_topic_insert(&e->topics, t)) err = RN_ERR_NOMEM;
     pthread_rwlock_unlock(&e->lock);
     if (!err) {
-        rn_log_info("created topic '%s' with %d partitions", name, partitions);
+        if (view_of) rn_log_info("created topic '%s', a view of '%s'", name, view_of);
+        else rn_log_info("created topic '%s' with %d partitions", name, partitions);
         t = NULL;
     }
 out:
@@ -416,6 +505,7 @@ rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_t
     pthread_rwlock_rdlock(&e->lock);
     rn_topic *t = rn_topic_find(&e->topics, name, NULL);
     int32_t current = t ? t->npart : 0;
+    bool is_view = t && view_source(t);
     pthread_rwlock_unlock(&e->lock);
     rn_err err = RN_KAFKA_NONE;
     rn_partition **parts = NULL;
@@ -424,6 +514,9 @@ rn_err rn_engine_create_partitions(rn_engine *e, const char *name, int32_t new_t
     if (!t) {
         ERRMSG("topic '%s' does not exist", name);
         err = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (is_view) {
+        ERRMSG("topic '%s' is a view: it has its source's partitions", name);
+        err = RN_KAFKA_INVALID_PARTITIONS;
     } else if (new_total <= current) {
         ERRMSG("topic '%s' has %d partitions already; the count can only grow", name, current);
         err = RN_KAFKA_INVALID_PARTITIONS;
@@ -498,6 +591,19 @@ rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
         for (int j = 0; j < n && !dup; j++) dup = strcmp(v[j].name, t->name) == 0;
         if (dup) continue;
         if (rn_topic_snapshot(t, &v[n++])) err = RN_ERR_NOMEM;
+        const char *sv = view_source(t);
+        const rn_topic *src = sv ? rn_topic_find(&e->topics, sv, NULL) : NULL;
+        if (!err && src) { /* a view shows its source's partitions */
+            rn_topic_meta sm;
+            if (rn_topic_snapshot(src, &sm)) {
+                err = RN_ERR_NOMEM;
+            } else {
+                free(v[n - 1].partitions);
+                v[n - 1].partitions = sm.partitions;
+                v[n - 1].partition_count = sm.partition_count;
+                free(sm.name);
+            }
+        }
     }
     pthread_rwlock_unlock(&e->lock);
     if (err) {
@@ -539,6 +645,21 @@ rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
     pthread_rwlock_unlock(&e->lock);
     /* All ops on a working copy: one bad value changes nothing. */
     if (!err) err = rn_topic_configs_apply(&next, ops, nops, incremental, errmsg, errlen);
+    if (!err) {
+        pthread_rwlock_rdlock(&e->lock);
+        const char *was = t ? rn_topic_configs_get(&t->configs, "view.of") : NULL;
+        const char *now = rn_topic_configs_get(&next, "view.of");
+        bool changed = !((!was || !was[0]) && (!now || !now[0])) &&
+                       !(was && now && strcmp(was, now) == 0);
+        pthread_rwlock_unlock(&e->lock);
+        if (changed) {
+            ERRMSG("view.of can only be given when the topic is created");
+            err = RN_KAFKA_INVALID_CONFIG;
+        }
+    }
+    if (!err)
+        err = check_scripts(e, (const char *const *)next.names, (const char *const *)next.values,
+                            next.n, errmsg, errlen);
     if (err || validate_only) goto out;
     rn_store_batch *b = rn_store_batch_new();
     rn_topic staged = *t;
@@ -567,6 +688,8 @@ out:
 rn_partition *rn_engine_partition(rn_engine *e, const char *topic, int32_t index, rn_err *err) {
     pthread_rwlock_rdlock(&e->lock);
     rn_topic *t = rn_topic_find(&e->topics, topic, NULL);
+    const char *sv = t ? view_source(t) : NULL;
+    if (sv) t = rn_topic_find(&e->topics, sv, NULL);
     rn_partition *p = t && index >= 0 && index < t->npart ? t->parts[index] : NULL;
     pthread_rwlock_unlock(&e->lock);
     *err = p ? RN_KAFKA_NONE : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;

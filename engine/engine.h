@@ -35,6 +35,10 @@ typedef struct {
     int32_t default_max_message_bytes; /* message.max.bytes */
     bool default_log_append_time;    /* log.message.timestamp.type=LogAppendTime */
     rn_group_options groups;         /* the group coordinator's settings */
+    /* Checks a Lua script named by a hook config (plugins/ provides it; NULL: hook
+     * configs are refused): 0, or non-zero with a sentence in err. */
+    int (*script_check)(void *ctx, const char *script, const char *fn, char *err, size_t errlen);
+    void *script_check_ctx;
     bool coordinator_thread;         /* run the coordinator's timers on their own thread */
 } rn_engine_options;
 
@@ -139,6 +143,19 @@ typedef struct {
 rn_err rn_engine_alter_topic_configs(rn_engine *e, const char *topic,
                                      const rn_config_alter *ops, int nops, bool incremental,
                                      bool validate_only, char *errmsg, size_t errlen);
+
+/* The Lua hooks of a topic (the configs that name scripts, and every explicit config,
+ * which scripts receive). A view (view.of) reads its source's partitions: rn_engine_partition
+ * on a view gives the source's partition, so offsets, ListOffsets and group commits work
+ * on views; writes to views are refused by net/. All NULL / 0 for a topic without hooks.
+ * Free with rn_topic_hooks_free. RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION when absent. */
+typedef struct {
+    const char *view_of, *partitioner_script, *produce_filter_script, *view_filter_script;
+    char **names, **values; /* every explicit config of the topic */
+    int nconfigs;
+} rn_topic_hooks;
+rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *out);
+void rn_topic_hooks_free(rn_topic_hooks *h);
 
 /* ---- partitions ------------------------------------------------------------------ */
 

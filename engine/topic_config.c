@@ -17,6 +17,7 @@ typedef enum {
     TC_STRING, /* one of choices */
     TC_FLAG,   /* one of two choices; the second sets a bool */
     TC_LIST,   /* comma-separated, each one of choices */
+    TC_TEXT,   /* any text up to 1024 bytes (script names, fields, values) */
 } tc_type;
 
 #define NO_FIELD ((size_t)-1)
@@ -33,6 +34,8 @@ typedef struct {
     size_t setting_field;       /* in rn_topic_settings, or NO_FIELD: stored only */
     const char *rejected;       /* why a value outside choices is refused, or NULL */
     const char *doc;
+    const char *script_fn;      /* a Lua script that must define this function, or NULL */
+    bool create_only;           /* settable when the topic is created, never altered */
 } tc_row;
 
 static const char *const cleanup_choices[] = {"delete", NULL};
@@ -43,26 +46,47 @@ static const tc_row rows[] = {
     {"cleanup.policy", TC_LIST, 0, 0, cleanup_choices, "delete", NO_FIELD, NO_FIELD,
      "log compaction is not supported yet; 'delete' is",
      "delete: old batches go by retention.ms and retention.bytes ('compact' is not "
-     "supported yet)"},
+     "supported yet)", NULL, false},
     {"compression.type", TC_STRING, 0, 0, compression_choices, "producer", NO_FIELD, NO_FIELD,
      "runnel stores batches as the producer compressed them; only 'producer' is supported",
-     "batches are stored as the producer compressed them"},
+     "batches are stored as the producer compressed them", NULL, false},
     {"max.message.bytes", TC_INT, 0, INT32_MAX, NULL, NULL, BROKER(default_max_message_bytes),
-     SETTING(max_message_bytes), NULL, "the largest record batch the topic accepts"},
+     SETTING(max_message_bytes), NULL, "the largest record batch the topic accepts", NULL, false},
     {"message.timestamp.type", TC_FLAG, 0, 0, timestamp_choices, NULL,
      BROKER(default_log_append_time), SETTING(log_append_time), NULL,
-     "CreateTime keeps producer timestamps; LogAppendTime stamps batches on append"},
+     "CreateTime keeps producer timestamps; LogAppendTime stamps batches on append", NULL, false},
     {"min.insync.replicas", TC_INT, 1, INT32_MAX, NULL, "1", NO_FIELD, NO_FIELD, NULL,
-     "replicas that must have a write for acks=all (a single broker has one)"},
+     "replicas that must have a write for acks=all (a single broker has one)", NULL, false},
     {"retention.bytes", TC_LONG, -1, INT64_MAX, NULL, NULL, BROKER(default_retention_bytes),
      SETTING(retention_bytes), NULL,
-     "per partition: oldest batches are removed past this size; -1 unlimited"},
+     "per partition: oldest batches are removed past this size; -1 unlimited", NULL, false},
     {"retention.ms", TC_LONG, -1, INT64_MAX, NULL, NULL, BROKER(default_retention_ms),
-     SETTING(retention_ms), NULL, "batches older than this are removed; -1 forever"},
+     SETTING(retention_ms), NULL, "batches older than this are removed; -1 forever", NULL, false},
     {"segment.bytes", TC_INT, 14, INT32_MAX, NULL, "1073741824", NO_FIELD, NO_FIELD, NULL,
-     "accepted and stored for compatibility; runnel has no segments, so it has no effect"},
+     "accepted and stored for compatibility; runnel has no segments, so it has no effect", NULL, false},
     {"segment.ms", TC_LONG, 1, INT64_MAX, NULL, "604800000", NO_FIELD, NO_FIELD, NULL,
-     "accepted and stored for compatibility; runnel has no segments, so it has no effect"},
+     "accepted and stored for compatibility; runnel has no segments, so it has no effect", NULL, false},
+    /* Lua hooks (plugins/): scripts are paths relative to plugins.dir. */
+    {"partitioner.script", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "a Lua script whose partition(record, count, config) places every record produced to "
+     "the topic, whatever partition the client chose", "partition", false},
+    {"partitioner.field", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "the JSON field partitioners/json_field.lua hashes", NULL, false},
+    {"produce.filter.script", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "a Lua script whose filter(record, config) keeps, drops, rewrites or rejects every record "
+     "produced to the topic", "filter", false},
+    {"produce.filter.fields", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "comma-separated JSON fields for the produce filter (required or redacted fields)", NULL,
+     false},
+    {"view.of", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "makes the topic a read-only view of this source topic: its partitions and offsets, "
+     "only the records view.filter.script keeps", NULL, true},
+    {"view.filter.script", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "the Lua script whose filter(record, config) selects a view's records", "filter", false},
+    {"view.filter.field", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "the JSON field filters/field_equals.lua compares", NULL, false},
+    {"view.filter.value", TC_TEXT, 0, 0, NULL, "", NO_FIELD, NO_FIELD, NULL,
+     "the value filters/field_equals.lua keeps", NULL, false},
 };
 #define NROWS ((int)(sizeof rows / sizeof rows[0]))
 
@@ -106,6 +130,16 @@ static void row_default(const tc_row *r, const rn_engine_options *d, char *buf, 
     }
 }
 
+const char *rn_topic_config_script_fn(const char *name) {
+    const tc_row *r = find_row(name);
+    return r ? r->script_fn : NULL;
+}
+
+bool rn_topic_config_create_only(const char *name) {
+    const tc_row *r = find_row(name);
+    return r && r->create_only;
+}
+
 rn_err rn_topic_config_check(const char *name, const char *value, char *errmsg, size_t errlen) {
     const tc_row *r = find_row(name);
     if (!r) {
@@ -113,6 +147,13 @@ rn_err rn_topic_config_check(const char *name, const char *value, char *errmsg, 
         return RN_KAFKA_INVALID_CONFIG;
     }
     if (!value) return RN_KAFKA_NONE; /* back to the default: always fine */
+    if (r->type == TC_TEXT) {
+        if (strlen(value) > 1024) {
+            ERRMSG("%s: the value is longer than 1024 bytes", name);
+            return RN_KAFKA_INVALID_CONFIG;
+        }
+        return RN_KAFKA_NONE;
+    }
     if (r->type == TC_LONG || r->type == TC_INT) {
         int64_t v;
         if (parse_int64(value, &v) || v < r->min || v > r->max) {
@@ -167,7 +208,7 @@ void rn_topic_config_resolve(const rn_topic_configs *c, const rn_engine_options 
 rn_err rn_topic_config_describe(const rn_topic_configs *c, const rn_engine_options *d,
                                 rn_config_entry **out, int *count) {
     static const int8_t wire_type[] = {[TC_LONG] = 5, [TC_INT] = 3, [TC_STRING] = 2,
-                                       [TC_FLAG] = 2, [TC_LIST] = 7};
+                                       [TC_FLAG] = 2, [TC_LIST] = 7, [TC_TEXT] = 2};
     rn_config_entry *e = calloc(NROWS, sizeof *e);
     if (!e) return RN_ERR_NOMEM;
     for (int i = 0; i < NROWS; i++) {

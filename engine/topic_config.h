@@ -30,6 +30,12 @@ typedef struct {
  * errmsg (may be NULL). */
 rn_err rn_topic_config_check(const char *name, const char *value, char *errmsg, size_t errlen);
 
+/* For a config naming a Lua script: the function the script must define ("partition",
+ * "filter"), else NULL. */
+const char *rn_topic_config_script_fn(const char *name);
+/* Whether a config can only be given when the topic is created (view.of). */
+bool rn_topic_config_create_only(const char *name);
+
 /* Resolve settings from explicit configs over broker defaults. */
 void rn_topic_config_resolve(const rn_topic_configs *c, const rn_engine_options *defaults,
                              rn_topic_settings *out);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "plugins.h"
 #include "rnlog.h"
 
 struct rn_server {
@@ -64,6 +65,8 @@ static void thread_notify_cb(evutil_socket_t fd, short what, void *arg) {
 
 static void *thread_main(void *arg) {
     rn_net_thread *t = arg;
+    /* Each network thread runs the topic hooks of its connections in its own Lua state. */
+    rn_plugins_thread_start(t->server->opts.plugins);
     event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }

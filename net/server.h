@@ -38,6 +38,7 @@ typedef struct {
      * rn_config_entries_free. */
     rn_err (*describe_broker_configs)(void *ctx, rn_config_entry **out, int *count);
     void *describe_broker_ctx;
+    struct rn_plugins *plugins; /* the Lua host for topic hooks (NULL: none) */
 } rn_server_options;
 
 /* Bind every listener (on `base`, the caller's loop, which must run for accepts to

@@ -50,6 +50,9 @@ typedef struct {
     int64_t offsets_retention_minutes;         /* default 10080 (7 days) */
     int64_t offsets_retention_check_interval_ms; /* default 600000 */
     int32_t offset_metadata_max_bytes;         /* default 4096 */
+    char *plugins_dir;                 /* plugins.dir ("" = the source tree's lua/) */
+    int64_t plugins_instruction_budget; /* default 10,000,000 */
+    int64_t plugins_memory_limit_bytes; /* default 64 MiB */
     char *log_level;                 /* log.level: error|warn|info|debug (default info) */
     int retention_alias_rank;        /* which key set log_retention_ms: -1 ms, 1 minutes, 2 hours */
 } rn_config;

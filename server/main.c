@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "plugins.h"
 #include "rnlog.h"
 #include "server.h"
 
@@ -67,11 +68,18 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
     event_base_loopbreak(arg);
 }
 
+/* SIGHUP: re-read the Lua scripts in use; connections stay, a script that fails keeps
+ * its previous version running. */
 static void on_sighup(evutil_socket_t sig, short what, void *arg) {
     (void)sig;
     (void)what;
-    (void)arg;
-    rn_log_info("received SIGHUP: nothing to reload");
+    char report[1024];
+    rn_log_info("received SIGHUP: reloading Lua scripts");
+    rn_plugins_reload(arg, report, sizeof report);
+}
+
+static int check_script(void *ctx, const char *script, const char *fn, char *err, size_t errlen) {
+    return rn_plugins_check(ctx, script, fn, err, errlen) != RN_KAFKA_NONE;
 }
 
 int main(int argc, char **argv) {
@@ -156,9 +164,23 @@ int main(int argc, char **argv) {
             },
         .coordinator_thread = true,
     };
+    rn_plugins_options po = {
+        .dir = cfg.plugins_dir[0] ? cfg.plugins_dir : RUNNEL_LUA_DIR,
+        .instruction_budget = cfg.plugins_instruction_budget,
+        .memory_limit = (size_t)cfg.plugins_memory_limit_bytes,
+    };
+    rn_plugins *plugins = NULL;
+    if (rn_plugins_open(&po, &plugins, err, sizeof err) != 0) {
+        fprintf(stderr, "runnel-server: Lua plugin host: %s\n", err);
+        event_base_free(base);
+        goto out;
+    }
+    eo.script_check = check_script;
+    eo.script_check_ctx = plugins;
     rn_engine *engine = NULL;
     if (rn_engine_open(&eo, &engine, err, sizeof err) != 0) {
         fprintf(stderr, "runnel-server: cannot open data.dir %s: %s\n", cfg.data_dir, err);
+        rn_plugins_close(plugins);
         event_base_free(base);
         goto out;
     }
@@ -177,6 +199,7 @@ int main(int argc, char **argv) {
         .fetch_max_wait_cap_ms = cfg.fetch_max_wait_cap_ms,
         .describe_broker_configs = describe_broker_configs,
         .describe_broker_ctx = &cfg,
+        .plugins = plugins,
     };
     for (int i = 0; i < cfg.listener_count && i < RN_SERVER_MAX_LISTENERS; i++) {
         snprintf(so.listeners[i].host, sizeof so.listeners[i].host, "%s", cfg.listener[i].host);
@@ -189,12 +212,13 @@ int main(int argc, char **argv) {
     if (!server) {
         fprintf(stderr, "runnel-server: %s\n", err);
         rn_engine_close(engine);
+        rn_plugins_close(plugins);
         event_base_free(base);
         goto out;
     }
     struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
-    struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, base);
+    struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, plugins);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     event_add(sighup, NULL);
@@ -207,6 +231,7 @@ int main(int argc, char **argv) {
 
     rn_server_stop(server);
     rn_engine_close(engine);
+    rn_plugins_close(plugins);
     event_free(sigint);
     event_free(sigterm);
     event_free(sighup);
