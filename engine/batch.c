@@ -1,4 +1,4 @@
-/* engine/batch.c: RecordBatch v2: parse, validate, rewrite, iterate, build.
+/* engine/batch.c: RecordBatch v2: parse, validate, rewrite, iterate, build, encode.
  * Invariant: no read goes past the bytes given; lengths from the wire are never trusted
  * before being checked against what is there. */
 #include "batch.h"
@@ -11,6 +11,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "compress.h"
 #include "crc32c.h"
 
 /* Offsets of the header fields (see the diagram in batch.h). */
@@ -475,4 +476,135 @@ size_t rn_batch_build(uint8_t *buf, size_t cap, int64_t base_offset, const rn_re
     put32(buf + OFF_RECORD_COUNT, (uint32_t)n);
     put32(buf + OFF_CRC, rn_crc32c(0, buf + OFF_ATTRIBUTES, size - OFF_ATTRIBUTES));
     return size;
+}
+
+/* ---- encoding --------------------------------------------------------------------- */
+
+int rn_batch_codec(const uint8_t *batch) {
+    return be16(batch + OFF_ATTRIBUTES) & RN_BATCH_COMPRESSION_MASK;
+}
+
+/* A key or value: -1 is null, otherwise the bytes must be there. */
+static bool field_ok(const uint8_t *p, int32_t len) { return len >= -1 && (p || len <= 0); }
+
+/* The encoded headers of r are exactly header_count well-formed headers. */
+static bool headers_ok(const rn_record *r) {
+    if (r->header_count < 0) return false;
+    if (r->headers_len == 0) return r->header_count == 0;
+    if (!r->headers || r->headers_len > INT32_MAX) return false;
+    cursor c = {r->headers, r->headers + r->headers_len};
+    for (int32_t i = 0; i < r->header_count; i++) {
+        const uint8_t *p;
+        int32_t n;
+        if (read_sized(&c, &p, &n) || n < 0 || read_sized(&c, &p, &n)) return false;
+    }
+    return c.p == c.end;
+}
+
+/* The size of a record after its length varint. */
+static size_t record_body_size(const rn_record *r, int64_t ts_delta, int64_t off_delta) {
+    return 1 + varlong_size(ts_delta) + varlong_size(off_delta) + sized_size(r->key_len) +
+           sized_size(r->value_len) + varlong_size(r->header_count) + r->headers_len;
+}
+
+static void write_record(wcursor *w, const rn_record *r, int64_t ts_delta, int64_t off_delta) {
+    w_varlong(w, (int64_t)record_body_size(r, ts_delta, off_delta));
+    uint8_t attrs = 0;
+    w_bytes(w, &attrs, 1);
+    w_varlong(w, ts_delta);
+    w_varlong(w, off_delta);
+    w_varlong(w, r->key_len);
+    if (r->key_len > 0) w_bytes(w, r->key, (size_t)r->key_len);
+    w_varlong(w, r->value_len);
+    if (r->value_len > 0) w_bytes(w, r->value, (size_t)r->value_len);
+    w_varlong(w, r->header_count);
+    if (r->headers_len) w_bytes(w, r->headers, r->headers_len);
+}
+
+rn_err rn_batch_encode(const rn_batch_spec *spec, const rn_record *recs, int n, uint8_t **out,
+                       size_t *len) {
+    if (!spec || n < 0 || (n > 0 && !recs)) return RN_KAFKA_INVALID_RECORD;
+    if (spec->codec < RN_CODEC_NONE || spec->codec > RN_CODEC_ZSTD)
+        return RN_KAFKA_UNSUPPORTED_COMPRESSION_TYPE;
+    if (spec->base_offset < 0 || spec->last_offset_delta < -1) return RN_KAFKA_INVALID_RECORD;
+
+    /* Pass 1: check everything and size the records part. */
+    int64_t min_ts = n > 0 ? recs[0].timestamp : -1, max_ts = min_ts;
+    for (int i = 0; i < n; i++) {
+        const rn_record *r = &recs[i];
+        if (i == 0 ? r->offset < spec->base_offset : r->offset <= recs[i - 1].offset)
+            return RN_KAFKA_INVALID_RECORD;
+        if (r->offset - spec->base_offset > INT32_MAX) return RN_KAFKA_INVALID_RECORD;
+        if (!field_ok(r->key, r->key_len) || !field_ok(r->value, r->value_len) || !headers_ok(r))
+            return RN_KAFKA_INVALID_RECORD;
+        if (r->timestamp < min_ts) min_ts = r->timestamp;
+        if (r->timestamp > max_ts) max_ts = r->timestamp;
+    }
+    int32_t last_offset_delta = spec->last_offset_delta;
+    if (n > 0) {
+        int32_t last = (int32_t)(recs[n - 1].offset - spec->base_offset);
+        if (last_offset_delta == -1) last_offset_delta = last;
+        if (last_offset_delta < last) return RN_KAFKA_INVALID_RECORD;
+    } else if (last_offset_delta < 0) {
+        return RN_KAFKA_INVALID_RECORD;
+    }
+    const size_t max_records = (size_t)INT32_MAX - (RN_BATCH_HEADER_SIZE - RN_BATCH_LOG_OVERHEAD);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const rn_record *r = &recs[i];
+        int64_t ts_delta;
+        if (__builtin_sub_overflow(r->timestamp, min_ts, &ts_delta)) return RN_KAFKA_INVALID_RECORD;
+        size_t body = record_body_size(r, ts_delta, r->offset - spec->base_offset);
+        if (body > INT32_MAX) return RN_KAFKA_MESSAGE_TOO_LARGE;
+        total += varlong_size((int64_t)body) + body;
+        if (total > max_records) return RN_KAFKA_MESSAGE_TOO_LARGE;
+    }
+
+    /* Pass 2: write the records, in place after the header when uncompressed. */
+    int codec = n > 0 ? spec->codec : RN_CODEC_NONE; /* an empty batch has no records bytes */
+    uint8_t *buf, *plain = malloc(RN_BATCH_HEADER_SIZE + total);
+    if (!plain) return RN_ERR_NOMEM;
+    wcursor w = {plain + RN_BATCH_HEADER_SIZE, plain + RN_BATCH_HEADER_SIZE + total, false};
+    for (int i = 0; i < n; i++)
+        write_record(&w, &recs[i], recs[i].timestamp - min_ts, recs[i].offset - spec->base_offset);
+    if (w.overflow || w.p != w.end) { /* pass 1 sized it: cannot happen */
+        free(plain);
+        return RN_ERR_INTERNAL;
+    }
+    size_t records_len = total;
+    if (codec == RN_CODEC_NONE) {
+        buf = plain;
+    } else {
+        rn_err err = rn_compress(codec, plain + RN_BATCH_HEADER_SIZE, total,
+                                 spec->compression_level, RN_BATCH_HEADER_SIZE, &buf, &records_len);
+        free(plain);
+        if (err) return err;
+        if (records_len > max_records) {
+            free(buf);
+            return RN_KAFKA_MESSAGE_TOO_LARGE;
+        }
+    }
+
+    size_t size = RN_BATCH_HEADER_SIZE + records_len;
+    uint16_t attrs = (uint16_t)codec;
+    if (spec->log_append_time) attrs |= RN_BATCH_TIMESTAMP_LOG_APPEND;
+    if (spec->transactional) attrs |= RN_BATCH_TRANSACTIONAL;
+    if (spec->control) attrs |= RN_BATCH_CONTROL;
+    put64(buf + OFF_BASE_OFFSET, (uint64_t)spec->base_offset);
+    put32(buf + OFF_LENGTH, (uint32_t)(size - RN_BATCH_LOG_OVERHEAD));
+    put32(buf + OFF_LEADER_EPOCH, (uint32_t)spec->partition_leader_epoch);
+    buf[OFF_MAGIC] = 2;
+    put16(buf + OFF_ATTRIBUTES, attrs);
+    put32(buf + OFF_LAST_OFFSET_DELTA, (uint32_t)last_offset_delta);
+    put64(buf + OFF_BASE_TIMESTAMP, (uint64_t)min_ts);
+    put64(buf + OFF_MAX_TIMESTAMP,
+          (uint64_t)(spec->log_append_time ? spec->log_append_time_ms : max_ts));
+    put64(buf + OFF_PRODUCER_ID, (uint64_t)spec->producer_id);
+    put16(buf + OFF_PRODUCER_EPOCH, (uint16_t)spec->producer_epoch);
+    put32(buf + OFF_BASE_SEQUENCE, (uint32_t)spec->base_sequence);
+    put32(buf + OFF_RECORD_COUNT, (uint32_t)n);
+    put32(buf + OFF_CRC, rn_crc32c(0, buf + OFF_ATTRIBUTES, size - OFF_ATTRIBUTES));
+    *out = buf;
+    *len = size;
+    return RN_KAFKA_NONE;
 }

@@ -21,7 +21,8 @@
  * The CRC covers attributes .. end; baseOffset, length, partitionLeaderEpoch and magic
  * are outside it, which is what lets the broker rewrite base offset and leader epoch
  * without recomputing it. All integers big-endian. Nothing here allocates except the
- * record iterator, which owns the decompressed copy of a compressed batch. */
+ * record iterator, which owns the decompressed copy of a compressed batch, and
+ * rn_batch_encode, which returns a new batch (compressing with compress.h). */
 #ifndef RN_BATCH_H
 #define RN_BATCH_H
 
@@ -133,5 +134,64 @@ int rn_record_header_next(const rn_record *rec, size_t *pos, const uint8_t **nam
 size_t rn_batch_build(uint8_t *buf, size_t cap, int64_t base_offset, const rn_record *recs,
                       int n, int64_t producer_id, int16_t producer_epoch,
                       int32_t base_sequence);
+
+/* ---- encoding (the broker rebuilding batches, e.g. after Lua hooks) ----------------- */
+
+/* The same ids as enum rn_compression (the attributes' low 3 bits). */
+enum rn_codec {
+    RN_CODEC_NONE = 0,
+    RN_CODEC_GZIP = 1,
+    RN_CODEC_SNAPPY = 2,
+    RN_CODEC_LZ4 = 3,
+    RN_CODEC_ZSTD = 4,
+};
+
+typedef struct {
+    int64_t base_offset;            /* >= 0 */
+    int32_t last_offset_delta;      /* -1: the last record's delta; larger values make a batch that
+                                       covers offsets past its last record (as compaction leaves
+                                       them: a consumer skips to base_offset + last_offset_delta + 1) */
+    int codec;                      /* enum rn_codec */
+    bool log_append_time;           /* attributes bit 3; then max_timestamp is log_append_time */
+    int64_t log_append_time_ms;
+    int64_t producer_id;            /* -1: none */
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t partition_leader_epoch;
+    bool transactional;             /* attributes bit 4 */
+    bool control;                   /* attributes bit 5 */
+    int compression_level;          /* 0: the codec's default (see compress.h) */
+} rn_batch_spec;
+
+/* Encode records into one batch: each record's offset delta is rec->offset - base_offset
+ * (offsets strictly increasing, >= base_offset, deltas within int32), timestamps as deltas
+ * from the base timestamp, which is the smallest record timestamp (max timestamp = the
+ * largest, or log_append_time_ms with log_append_time), headers copied from rec->headers /
+ * header_count as encoded (varint name len, name, varint value len or -1, value; they must
+ * parse to exactly header_count headers), key/value with length -1 as null (a length >= 0
+ * with a NULL pointer is allowed only for length 0). The records part is compressed with
+ * spec->codec (formats in compress.h); the CRC32C is computed. Records' attributes are 0.
+ *
+ * Zero records is allowed: an empty batch that only advances offsets (record count 0,
+ * last_offset_delta must then be >= 0). Like Kafka's DefaultRecordBatch.writeEmptyHeader
+ * it has no records bytes at all, codec bits NONE whatever spec->codec says, base timestamp
+ * -1 and max timestamp -1 (or log_append_time_ms).
+ *
+ * Note: a batch whose offsets have gaps (or whose last_offset_delta is past the last
+ * record) has record_count != last_offset_delta + 1, which rn_batch_validate refuses as a
+ * client's produce must be refused; consumers read such batches (as compacted ones).
+ *
+ * *out is malloc'd (caller frees), *len its size. Returns 0, RN_ERR_NOMEM,
+ * RN_KAFKA_INVALID_RECORD for bad input (n < 0, decreasing offsets, an offset below
+ * base_offset, last_offset_delta below the last record's, bad lengths or headers, a
+ * timestamp delta that overflows), RN_KAFKA_UNSUPPORTED_COMPRESSION_TYPE (codec not 0..4),
+ * RN_KAFKA_MESSAGE_TOO_LARGE (a record or the batch past int32), RN_ERR_INTERNAL (a
+ * compression library failed). On error *out is untouched. */
+rn_err rn_batch_encode(const rn_batch_spec *spec, const rn_record *recs, int n, uint8_t **out,
+                       size_t *len);
+
+/* The codec of a batch (attributes & 7); batch must hold at least RN_BATCH_HEADER_SIZE bytes
+ * (23 suffice). */
+int rn_batch_codec(const uint8_t *batch);
 
 #endif
