@@ -54,6 +54,12 @@ static const char KEY_NEXT_PARTITION[] = "c.next_partition_id";
 static const char KEY_PRODUCER_BLOCK[] = "c.producer_id_block";
 static const char KEY_LOG_FAMILIES[] = "c.log_column_families";
 
+/* The source topic of a view, or NULL for an ordinary topic. */
+static const char *view_source(const rn_topic *t) {
+    const char *v = rn_topic_configs_get(&t->configs, "view.of");
+    return v && v[0] ? v : NULL;
+}
+
 static void partition_free(rn_partition *p) {
     if (!p) return;
     rn_log_free(p);
@@ -295,6 +301,11 @@ rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *ou
     pthread_rwlock_rdlock(&e->lock);
     rn_topic *t = rn_topic_find(&e->topics, topic, NULL);
     rn_err err = t ? RN_KAFKA_NONE : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    if (t) {
+        const char *sv = view_source(t);
+        const rn_topic *src = sv ? rn_topic_find(&e->topics, sv, NULL) : t;
+        out->partition_count = src ? src->npart : 0;
+    }
     const char *hooks[] = {"view.of", "partitioner.script", "produce.filter.script",
                            "view.filter.script"};
     bool any = false;
@@ -351,12 +362,6 @@ static void put_counter(rn_engine *e, rn_store_batch *b) {
     do {                                                                                  \
         if (errmsg) snprintf(errmsg, errlen, __VA_ARGS__);                                 \
     } while (0)
-
-/* The source topic of a view, or NULL for an ordinary topic. */
-static const char *view_source(const rn_topic *t) {
-    const char *v = rn_topic_configs_get(&t->configs, "view.of");
-    return v && v[0] ? v : NULL;
-}
 
 /* Scripts named by hook configs must load and define their function. */
 static rn_err check_scripts(rn_engine *e, const char *const *names, const char *const *values,

@@ -153,6 +153,7 @@ typedef struct {
     const char *view_of, *partitioner_script, *produce_filter_script, *view_filter_script;
     char **names, **values; /* every explicit config of the topic */
     int nconfigs;
+    int32_t partition_count; /* the topic's (a view's: its source's; 0 if that is gone) */
 } rn_topic_hooks;
 rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *out);
 void rn_topic_hooks_free(rn_topic_hooks *h);

@@ -603,6 +603,8 @@ static void add_member_and_rebalance(rn_coordinator *c, rn_group *g, const rn_jo
     m->heartbeat_deadline = coordinator_now(c) + m->session_timeout_ms;
     member_await_join(m, w);
     if (g->state == RN_GROUP_PREPARING_REBALANCE && g->initial_rebalance) g->new_member_added = true;
+    if (g->state == RN_GROUP_PREPARING_REBALANCE)
+        rn_log_info("group %s: member %s joined (%d members)", g->group_id, member_id, g->nmembers);
     char why[300];
     snprintf(why, sizeof why, "member %.200s joined", member_id);
     maybe_prepare_or_complete(c, g, why);

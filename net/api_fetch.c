@@ -14,6 +14,7 @@
 #include "api.h"
 #include "conn.h"
 #include "rnlog.h"
+#include "view_fetch.h"
 
 typedef struct fetch_state fetch_state;
 
@@ -31,6 +32,7 @@ typedef struct {
     char *name;
     int32_t npartitions;
     fetch_partition *partitions;
+    rn_view_filter *view; /* a view topic: its filter (arena), else NULL */
 } fetch_topic;
 
 struct fetch_state {
@@ -45,12 +47,41 @@ struct fetch_state {
 
 typedef struct {
     rn_writer *w;
+    rn_view_filter *view;
 } fetch_sink_ctx;
 
 static int fetch_sink(void *ctx, const uint8_t *batch, size_t len) {
     fetch_sink_ctx *sc = ctx;
-    rn_write_raw(sc->w, batch, len);
+    if (sc->view) {
+        if (rn_view_filter_batch(sc->view, batch, len, sc->w) != 0) return 1;
+    } else {
+        rn_write_raw(sc->w, batch, len);
+    }
     return sc->w->failed ? 1 : 0;
+}
+
+/* A view's filter, with everything it needs copied into the request's arena. */
+static rn_view_filter *view_filter_new(rn_request *req, const char *topic, const rn_topic_hooks *h) {
+    rn_view_filter *vf = rn_arena_calloc(&req->arena, 1, sizeof *vf);
+    if (!vf) return NULL;
+    vf->plugins = rn_conn_opts(req->conn)->plugins;
+    vf->topic = topic;
+    if (h->view_filter_script) {
+        vf->script = rn_arena_strndup(&req->arena, h->view_filter_script,
+                                      (int32_t)strlen(h->view_filter_script));
+        if (!vf->script) return NULL;
+    }
+    const char **names = rn_arena_calloc(&req->arena, (size_t)h->nconfigs + 1, sizeof *names);
+    const char **values = rn_arena_calloc(&req->arena, (size_t)h->nconfigs + 1, sizeof *values);
+    if (!names || !values) return NULL;
+    for (int i = 0; i < h->nconfigs; i++) {
+        names[i] = rn_arena_strndup(&req->arena, h->names[i], (int32_t)strlen(h->names[i]));
+        values[i] = rn_arena_strndup(&req->arena, h->values[i], (int32_t)strlen(h->values[i]));
+        if (!names[i] || !values[i]) return NULL;
+    }
+    vf->config = (rn_plugin_config){names, values, h->nconfigs};
+    if (vf->script && !vf->plugins) return NULL;
+    return vf;
 }
 
 /* Build the whole response into req->resp; returns the bytes of records in it and sets
@@ -103,7 +134,8 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
                 size_t limit = (size_t)fp->partition_max_bytes < room
                                    ? (size_t)fp->partition_max_bytes
                                    : room;
-                fetch_sink_ctx sc = {w};
+                fetch_sink_ctx sc = {w, ft->view};
+                if (ft->view) ft->view->partition = fp->index;
                 err = rn_partition_read(fp->p, fp->fetch_offset, limit, total == 0, fetch_sink,
                                         &sc, &off, &got);
                 if (err) {
@@ -114,8 +146,10 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
             }
             if (err) *any_error = true;
             total += got;
-            /* Patch the fields now known. */
-            rn_write_i32_at(w, len_pos, (int32_t)got);
+            /* Patch the fields now known. The records' size is what was written: a view
+             * writes its filtered batches, not the source bytes it read. */
+            size_t written = w->failed ? 0 : w->len - (len_pos + 4);
+            rn_write_i32_at(w, len_pos, (int32_t)written);
             if (!w->failed) {
                 uint8_t *b = w->buf;
                 b[err_pos] = (uint8_t)((uint16_t)rn_err_wire(err) >> 8);
@@ -232,6 +266,19 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     /* forgotten_topics_data (v7+) and rack_id (v11+) matter only to fetch sessions and
      * follower fetching; the rest of the body is not needed. */
 
+    for (int32_t t = 0; t < st->ntopics; t++) {
+        rn_topic_hooks hooks;
+        if (rn_engine_topic_hooks(o->engine, st->topics[t].name, &hooks) == RN_KAFKA_NONE) {
+            if (hooks.view_of) {
+                st->topics[t].view = view_filter_new(req, st->topics[t].name, &hooks);
+                if (!st->topics[t].view) {
+                    rn_topic_hooks_free(&hooks);
+                    goto err_parse; /* out of memory: close rather than serve unfiltered */
+                }
+            }
+            rn_topic_hooks_free(&hooks);
+        }
+    }
     for (int32_t t = 0; t < st->ntopics; t++)
         for (int32_t i = 0; i < st->topics[t].npartitions; i++) {
             fetch_partition *fp = &st->topics[t].partitions[i];

@@ -3,11 +3,13 @@
  * carries the base offset of the appended records, or the error, per partition. acks=0
  * is served like acks=1 but answered with nothing at all; on a single broker acks=1 and
  * acks=all are the same promise (durable per log.flush.sync before the answer). */
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
 #include "batch.h"
 #include "conn.h"
+#include "produce_hooks.h"
 #include "rnlog.h"
 
 typedef struct {
@@ -15,6 +17,8 @@ typedef struct {
     rn_bytes records;
     rn_err err;
     rn_append_result res;
+    const char *message;  /* v8 error_message (arena), NULL: the error's own text */
+    int32_t batch_index;  /* v8 record_errors: the record a hook refused, or -1 */
 } produce_partition;
 
 typedef struct {
@@ -39,6 +43,43 @@ static rn_err produce_partition_append(rn_request *req, const char *topic, int32
     }
     /* The request frame is ours: the engine rewrites base offsets in place. */
     return rn_partition_append(p, (uint8_t *)records.ptr, (size_t)records.len, res);
+}
+
+/* A topic with Lua hooks: filter and place every record, append what the hooks made. The
+ * answer for the partition the client sent to never claims more than happened: a base
+ * offset only when every kept record landed there, in one run. */
+static rn_err produce_hooked(rn_request *req, const rn_topic_hooks *hooks, const char *topic,
+                             produce_partition *pp) {
+    const rn_server_options *o = rn_conn_opts(req->conn);
+    if (pp->records.len <= 0) return RN_KAFKA_CORRUPT_MESSAGE;
+    if (pp->index < 0 || pp->index >= hooks->partition_count)
+        return RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    int nbatches;
+    rn_err err = rn_batch_validate_set(pp->records.ptr, (size_t)pp->records.len, &nbatches);
+    if (err) return err;
+    rn_hooked_set set;
+    err = rn_produce_hooks_apply(o->plugins, hooks, topic, pp->index, hooks->partition_count,
+                                 pp->records.ptr, (size_t)pp->records.len, &set);
+    if (err) {
+        pp->batch_index = set.reject_index;
+        pp->message = rn_arena_strndup(&req->arena, set.message, (int32_t)strlen(set.message));
+        if (err == RN_KAFKA_INVALID_RECORD)
+            rn_log_info("produce to %s-%d from %s refused by a hook: %s", topic, pp->index,
+                        req->conn->peer, set.message);
+        return err;
+    }
+    bool all_here = set.nbatches > 0;
+    for (int i = 0; i < set.nbatches && !err; i++) {
+        rn_hooked_batch *b = &set.batches[i];
+        rn_partition *p = rn_engine_partition(o->engine, topic, b->partition, &err);
+        rn_append_result res;
+        if (p) err = rn_partition_append(p, b->batch, b->len, &res);
+        if (b->partition != pp->index) all_here = false;
+        if (!err && b->partition == pp->index && pp->res.base_offset < 0) pp->res = res;
+    }
+    if (!all_here) pp->res.base_offset = -1;
+    rn_hooked_set_free(&set);
+    return err;
 }
 
 enum rn_api_result rn_api_produce(rn_request *req) {
@@ -81,15 +122,37 @@ enum rn_api_result rn_api_produce(rn_request *req) {
     RN_R_TAGS(r);
 
     /* The whole request parsed: only now append, so a malformed request writes nothing. */
+    const rn_server_options *o = rn_conn_opts(req->conn);
     for (int32_t t = 0; t < ntopics; t++) {
+        rn_topic_hooks hooks;
+        rn_err terr = request_err ? request_err
+                                  : rn_engine_topic_hooks(o->engine, topics[t].name, &hooks);
+        bool hooked = !terr && (hooks.partitioner_script || hooks.produce_filter_script);
+        const char *view_msg = NULL;
+        if (!terr && hooks.view_of) {
+            terr = RN_KAFKA_INVALID_TOPIC_EXCEPTION;
+            char buf[600];
+            snprintf(buf, sizeof buf, "topic %s is a view of %s: it is read-only", topics[t].name,
+                     hooks.view_of);
+            view_msg = rn_arena_strndup(&req->arena, buf, (int32_t)strlen(buf));
+        }
         for (int32_t i = 0; i < topics[t].npartitions; i++) {
             produce_partition *pp = &topics[t].partitions[i];
             pp->res.base_offset = pp->res.log_append_time = pp->res.log_start_offset = -1;
-            pp->err = request_err ? request_err
-                                  : produce_partition_append(req, topics[t].name, pp->index,
-                                                             pp->records, &pp->res);
+            pp->batch_index = -1;
+            if (terr == RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION) terr = RN_KAFKA_NONE; /* per partition */
+            if (terr) {
+                pp->err = terr;
+                pp->message = view_msg;
+            } else if (hooked) {
+                pp->err = produce_hooked(req, &hooks, topics[t].name, pp);
+            } else {
+                pp->err = produce_partition_append(req, topics[t].name, pp->index, pp->records,
+                                                   &pp->res);
+            }
             if (pp->err) pp->res.base_offset = pp->res.log_append_time = -1;
         }
+        if (!request_err) rn_topic_hooks_free(&hooks);
     }
     if (acks == 0) return RN_API_NO_RESPONSE;
 
@@ -106,8 +169,17 @@ enum rn_api_result rn_api_produce(rn_request *req) {
             if (v >= 2) rn_write_i64(w, pp->res.log_append_time);
             if (v >= 5) rn_write_i64(w, pp->res.log_start_offset);
             if (v >= 8) {
-                rn_write_array_len(w, 0); /* record_errors: whole-batch errors for now */
-                rn_write_string(w, pp->err ? rn_err_message(pp->err) : NULL);
+                /* record_errors: the record a hook refused (batch_index counts records
+                 * across the partition's record set) */
+                bool rec_err = pp->err && pp->batch_index >= 0;
+                rn_write_array_len(w, rec_err ? 1 : 0);
+                if (rec_err) {
+                    rn_write_i32(w, pp->batch_index);
+                    rn_write_string(w, pp->message);
+                    rn_write_tags(w);
+                }
+                rn_write_string(w, pp->err ? (pp->message ? pp->message : rn_err_message(pp->err))
+                                           : NULL);
             }
             rn_write_tags(w);
         }
