@@ -47,7 +47,7 @@ class Consumer:
         out = []
         for line in self.lines():
             if line.startswith("MSG "):
-                _, _, part, off, _, value = line.split(" ")
+                _, _, part, off, _, value = line.split(" ", 5)
                 out.append((int(part), int(off), value))
         return out
 
