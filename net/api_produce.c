@@ -61,8 +61,11 @@ static rn_err produce_hooked(rn_request *req, const rn_topic_hooks *hooks, const
     err = rn_produce_hooks_apply(o->plugins, hooks, topic, pp->index, hooks->partition_count,
                                  pp->records.ptr, (size_t)pp->records.len, &set);
     if (err) {
+        /* The log gets the whole story (with a script's traceback), the producer its
+         * first line. */
         pp->batch_index = set.reject_index;
-        pp->message = rn_arena_strndup(&req->arena, set.message, (int32_t)strlen(set.message));
+        size_t first_line = strcspn(set.message, "\n");
+        pp->message = rn_arena_strndup(&req->arena, set.message, (int32_t)first_line);
         if (err == RN_KAFKA_INVALID_RECORD)
             rn_log_info("produce to %s-%d from %s refused by a hook: %s", topic, pp->index,
                         req->conn->peer, set.message);

@@ -28,7 +28,7 @@ typedef struct {
     int nbatches;
     int kept, dropped, rewritten;
     int32_t reject_index;     /* the record the filter rejected (-1: none) */
-    char message[512];        /* why the set was refused */
+    char message[2048];       /* why the set was refused (a script error: with its traceback) */
 } rn_hooked_set;
 
 /* Run the hooks over records (a validated record set sent to sent_partition of a topic of

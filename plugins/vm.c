@@ -44,6 +44,11 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
     vm->spent += HOOK_EVERY;
     if (vm->over_budget || (vm->budget > 0 && vm->spent > vm->budget)) {
         vm->over_budget = true;
+        /* Name the line that was running: the hook's frame is that function's. */
+        lua_Debug where;
+        if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
+            luaL_error(L, "%s:%d: instruction budget of %I exceeded", where.short_src,
+                       where.currentline, (lua_Integer)vm->budget);
         luaL_error(L, "instruction budget of %I exceeded", (lua_Integer)vm->budget);
     }
 }
@@ -300,13 +305,15 @@ int rn_vm_pcall(rn_vm *vm, const char *script, int nargs, int nresults, char *er
     int st = lua_pcall(L, nargs, nresults, base);
     lua_remove(L, base);
     if (st == LUA_OK) return 0;
+    /* Lua's own message (with the script's file:line and the traceback), and what a
+     * broken limit means. */
+    const char *msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "error";
     if (vm->over_memory)
-        snprintf(err, errlen, "%s: memory limit of %zu bytes exceeded", script, vm->limit);
+        snprintf(err, errlen, "%s: memory limit of %zu bytes exceeded (%s)", script, vm->limit, msg);
     else if (vm->over_budget)
-        snprintf(err, errlen, "%s: instruction budget of %lld exceeded (stopped)", script,
-                 (long long)vm->budget);
+        snprintf(err, errlen, "%s (the script was stopped)", msg);
     else
-        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        snprintf(err, errlen, "%s", msg);
     lua_pop(L, 1);
     if (vm->over_memory) lua_gc(L, LUA_GCCOLLECT);
     return -1;
