@@ -25,6 +25,7 @@ typedef struct {
 } rn_script;
 
 struct rn_plugins {
+    uint64_t id; /* unique per open: thread-local states are matched by it, not by address */
     char *dir;
     int64_t budget;
     size_t memory_limit;
@@ -35,8 +36,21 @@ struct rn_plugins {
     _Atomic uint64_t calls, errors, budget_exceeded, memory_exceeded, reloads, reload_failures;
 };
 
-static _Thread_local rn_vm *tls_vm;
-static _Thread_local rn_plugins *tls_owner;
+/* lua_getfield without metamethods: tables a script returns (or its environment) may
+ * carry __index functions, which must not run outside a protected call. */
+static int raw_getfield(lua_State *L, int idx, const char *k) {
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, k);
+    return lua_rawget(L, idx);
+}
+
+/* This thread's states, one per host (a thread may serve a few, e.g. in tests). */
+#define TLS_HOSTS 4
+static _Thread_local struct {
+    uint64_t owner; /* the id of the host the state belongs to */
+    rn_vm *vm;
+} tls_states[TLS_HOSTS];
+static _Atomic uint64_t next_host_id = 1;
 
 rn_err rn_plugins_open(const rn_plugins_options *opts, rn_plugins **out, char *err, size_t errlen) {
     rn_plugins *p = calloc(1, sizeof *p);
@@ -45,6 +59,7 @@ rn_err rn_plugins_open(const rn_plugins_options *opts, rn_plugins **out, char *e
         snprintf(err, errlen, "out of memory");
         return RN_ERR_NOMEM;
     }
+    p->id = atomic_fetch_add(&next_host_id, 1);
     p->budget = opts->instruction_budget;
     p->memory_limit = opts->memory_limit;
     pthread_mutex_init(&p->lock, NULL);
@@ -69,16 +84,47 @@ void rn_plugins_close(rn_plugins *p) {
     free(p);
 }
 
+static void unlink_vm(rn_plugins *p, rn_vm *vm) {
+    pthread_mutex_lock(&p->lock);
+    for (rn_vm **pp = &p->vms; *pp; pp = &(*pp)->next)
+        if (*pp == vm) {
+            *pp = vm->next;
+            break;
+        }
+    pthread_mutex_unlock(&p->lock);
+}
+
 static rn_vm *thread_vm(rn_plugins *p) {
-    if (tls_owner == p && tls_vm) return tls_vm;
+    int slot = -1;
+    for (int i = 0; i < TLS_HOSTS; i++)
+        if (tls_states[i].owner == p->id && tls_states[i].vm) slot = i;
+    if (slot >= 0 && tls_states[slot].vm->poisoned) {
+        /* A script filled this state to its cap: start clean rather than fail every
+         * later call on this thread. */
+        unlink_vm(p, tls_states[slot].vm);
+        rn_vm_free(tls_states[slot].vm);
+        tls_states[slot].vm = NULL;
+        rn_log_warn("plugins: a Lua state reached its memory limit; this thread starts a new one");
+    } else if (slot >= 0) {
+        return tls_states[slot].vm;
+    }
     rn_vm *vm = rn_vm_new(p, p->dir, p->budget, p->memory_limit);
     if (!vm) return NULL;
     pthread_mutex_lock(&p->lock);
     vm->next = p->vms;
     p->vms = vm;
     pthread_mutex_unlock(&p->lock);
-    tls_vm = vm;
-    tls_owner = p;
+    if (slot < 0) { /* a free slot, or one whose host has closed (its id is gone) */
+        slot = 0;
+        for (int i = 0; i < TLS_HOSTS; i++)
+            if (!tls_states[i].vm) {
+                slot = i;
+                break;
+            }
+    }
+    /* A state left in a reused slot still belongs to its host, which frees it at close. */
+    tls_states[slot].owner = p->id;
+    tls_states[slot].vm = vm;
     return vm;
 }
 
@@ -133,7 +179,7 @@ static int validate(rn_plugins *p, const char *name, const char *src, size_t len
     int rc = rn_vm_load(vm, name, src, len, &env, err, errlen);
     if (rc == 0 && fn) {
         lua_rawgeti(vm->L, LUA_REGISTRYINDEX, env);
-        if (lua_getfield(vm->L, -1, fn) != LUA_TFUNCTION) {
+        if (raw_getfield(vm->L, -1, fn) != LUA_TFUNCTION) {
             snprintf(err, errlen, "script %s does not define a function %s()", name, fn);
             rc = -1;
         }
@@ -241,8 +287,14 @@ static int push_script_env(rn_plugins *p, rn_vm *vm, const char *name, char *err
             vm->scripts = n;
             vm->cap = cap;
         }
+        char *copy = strdup(name);
+        if (!copy) {
+            luaL_unref(vm->L, LUA_REGISTRYINDEX, env);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         vs = &vm->scripts[vm->nscripts++];
-        vs->name = strdup(name);
+        vs->name = copy;
         vs->env_ref = LUA_NOREF;
     } else {
         luaL_unref(vm->L, LUA_REGISTRYINDEX, vs->env_ref);
@@ -367,7 +419,7 @@ static void push_config(lua_State *L, const rn_plugin_config *c) {
 
 /* Push env[fn] (must be a function) after popping env. */
 static int push_hook(lua_State *L, const char *script, const char *fn, char *err, size_t errlen) {
-    int t = lua_getfield(L, -1, fn);
+    int t = raw_getfield(L, -1, fn);
     lua_remove(L, -2);
     if (t != LUA_TFUNCTION) {
         lua_pop(L, 1);
@@ -380,7 +432,10 @@ static int push_hook(lua_State *L, const char *script, const char *fn, char *err
 static void count_failure(rn_plugins *p, rn_vm *vm) {
     atomic_fetch_add(&p->errors, 1);
     if (vm->over_budget) atomic_fetch_add(&p->budget_exceeded, 1);
-    if (vm->over_memory) atomic_fetch_add(&p->memory_exceeded, 1);
+    if (vm->over_memory) {
+        atomic_fetch_add(&p->memory_exceeded, 1);
+        vm->poisoned = true;
+    }
 }
 
 rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_record *rec,
@@ -398,6 +453,9 @@ rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_r
         atomic_fetch_add(&p->errors, 1);
         return RN_KAFKA_INVALID_RECORD;
     }
+    lua_Debug fn;
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">S", &fn); /* where partition() is defined, for errors about its result */
     push_record(L, rec);
     lua_pushinteger(L, count);
     push_config(L, config);
@@ -406,13 +464,15 @@ rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_r
         count_failure(p, vm);
         return RN_KAFKA_INVALID_RECORD;
     }
-    int isnum;
-    lua_Integer v = lua_tointegerx(L, -1, &isnum);
+    lua_Integer v = 0;
+    bool ok = lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1);
+    if (ok) v = lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (!isnum || v < 0 || v >= count) {
+    if (!ok || v < 0 || v >= count) {
         atomic_fetch_add(&p->errors, 1);
-        snprintf(err, errlen, "%s: partition() returned %s for a topic of %d partitions", script,
-                 isnum ? "an index out of range" : "something other than an integer", count);
+        snprintf(err, errlen, "%s:%d: partition() returned %s for a topic of %d partitions",
+                 fn.short_src, fn.linedefined,
+                 ok ? "an index out of range" : "something other than an integer", count);
         return RN_KAFKA_INVALID_RECORD;
     }
     *index = (int32_t)v;
@@ -426,7 +486,7 @@ void rn_plugin_record_out_free(rn_plugin_record_out *o) {
 
 /* Bytes of a string field (nil: null), or -1 for another type. */
 static int field_bytes(lua_State *L, int idx, const char *name, const char **s, size_t *len) {
-    int t = lua_getfield(L, idx, name);
+    int t = raw_getfield(L, idx, name);
     *s = NULL;
     *len = 0;
     if (t == LUA_TNIL) {
@@ -457,7 +517,7 @@ static int read_record(lua_State *L, const rn_plugin_record *orig, rn_plugin_rec
     }
     int nh = 0;
     size_t hbytes = 0;
-    int ht = lua_getfield(L, t, "headers");
+    int ht = raw_getfield(L, t, "headers");
     if (ht == LUA_TTABLE) {
         nh = (int)lua_rawlen(L, -1);
         for (int i = 1; i <= nh; i++) {
@@ -470,7 +530,7 @@ static int read_record(lua_State *L, const rn_plugin_record *orig, rn_plugin_rec
             for (int k = 1; k <= 2; k++) {
                 if (lua_rawgeti(L, -1, k) == LUA_TNIL) {
                     lua_pop(L, 1);
-                    lua_getfield(L, -1, k == 1 ? "name" : "value");
+                    raw_getfield(L, -1, k == 1 ? "name" : "value");
                 }
                 size_t l = 0;
                 if (lua_type(L, -1) == LUA_TSTRING) lua_tolstring(L, -1, &l);
@@ -524,7 +584,7 @@ static int read_record(lua_State *L, const rn_plugin_record *orig, rn_plugin_rec
         for (int k = 1; k <= 2; k++) {
             if (lua_rawgeti(L, -1, k) == LUA_TNIL) {
                 lua_pop(L, 1);
-                lua_getfield(L, -1, k == 1 ? "name" : "value");
+                raw_getfield(L, -1, k == 1 ? "name" : "value");
             }
             size_t l = 0;
             const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &l) : NULL;
@@ -541,7 +601,7 @@ static int read_record(lua_State *L, const rn_plugin_record *orig, rn_plugin_rec
         }
         lua_pop(L, 1);
     }
-    lua_getfield(L, t, "timestamp");
+    raw_getfield(L, t, "timestamp");
     if (lua_isinteger(L, -1)) out->rec.timestamp = lua_tointeger(L, -1);
     lua_settop(L, t);
     return 0;
@@ -583,7 +643,7 @@ enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
         if (v == RN_FILTER_ERROR) atomic_fetch_add(&p->errors, 1);
     } else if (t1 == LUA_TNIL) {
         const char *reason = lua_tostring(L, -1);
-        snprintf(err, errlen, "%s", reason ? reason : "rejected by the produce filter");
+        snprintf(err, errlen, "%s", reason ? reason : "rejected: filter() returned nil without a reason");
         v = RN_FILTER_REJECT;
     } else {
         snprintf(err, errlen, "%s: filter() must return true, false, a record, or nil and a reason",

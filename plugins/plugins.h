@@ -97,7 +97,9 @@ enum rn_filter_verdict {
 };
 
 /* A rewritten record: one malloc'd block owned by the caller (free with
- * rn_plugin_record_out_free). Fields the script left out keep the original's values. */
+ * rn_plugin_record_out_free). The table the script returns IS the record: a key, value
+ * or headers field it leaves out (or sets to nil) is null / none; only a missing or
+ * non-integer timestamp keeps the original's. Fields are read raw (no metamethods). */
 typedef struct {
     rn_plugin_record rec;
     void *mem;

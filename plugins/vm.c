@@ -28,10 +28,11 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         vm->used -= osize;
         return NULL;
     }
-    if (nsize > osize && vm->used + (nsize - osize) > vm->limit) {
-        vm->over_memory = true;
-        return NULL;
-    }
+    /* The cap holds while a script runs (armed); the host's own pushes of records and
+     * configs between calls are not refused, so they never fail outside a protected
+     * call (which would abort). A record larger than the cap then fails inside the
+     * script, as it should. */
+    if (vm->armed && nsize > osize && vm->used + (nsize - osize) > vm->limit) return NULL;
     void *p = realloc(ptr, nsize);
     if (!p) return NULL;
     vm->used = vm->used - osize + nsize;
@@ -55,31 +56,62 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 
 /* ---- the sandbox's own versions of risky base functions ---------------------------- */
 
-static int stop_if_over(lua_State *L) {
+/* Whether a limit was broken in this call. A memory error is one only when Lua gives up
+ * (LUA_ERRMEM, after its emergency collection): a refusal it recovered from is not. */
+static int stop_if_over(lua_State *L, int status) {
     rn_vm *vm = vm_of(L);
+    if (status == LUA_ERRMEM) vm->over_memory = true;
     return vm->over_budget || vm->over_memory;
 }
 
 static int sb_pcall(lua_State *L) {
     luaL_checkany(L, 1);
     int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-    if (status != LUA_OK && stop_if_over(L)) return lua_error(L);
+    if (status != LUA_OK && stop_if_over(L, status)) return lua_error(L);
     lua_pushboolean(L, status == LUA_OK);
     lua_insert(L, 1);
     return lua_gettop(L);
 }
 
+/* The user's message handler runs with hooks off (Lua runs handlers that way): once a
+ * limit is broken it is skipped, so it cannot loop unbudgeted. */
+static int xpcall_handler(lua_State *L) {
+    rn_vm *vm = vm_of(L);
+    if (vm->over_budget || vm->over_memory) return 1; /* the error object, unchanged */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static int sb_xpcall(lua_State *L) {
     int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
     lua_pushboolean(L, 1);
     lua_pushvalue(L, 1);
     lua_rotate(L, 3, 2); /* f, msgh, true, f, args... */
     int status = lua_pcall(L, n - 2, LUA_MULTRET, 2);
-    if (status != LUA_OK && stop_if_over(L)) return lua_error(L);
+    if (status != LUA_OK && stop_if_over(L, status)) return lua_error(L);
     lua_pushboolean(L, status == LUA_OK);
     lua_replace(L, 3);
     return lua_gettop(L) - 2;
+}
+
+/* setmetatable without finalizers: Lua runs __gc with hooks off, where a loop could never
+ * be stopped. */
+static int sb_setmetatable(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "__gc metamethods are not allowed");
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, "rn.setmetatable");
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
 }
 
 /* Strings share one metatable with every script: do not hand it out. */
@@ -122,7 +154,7 @@ static bool module_name_ok(const char *name) {
 
 /* Read dir/rel into a malloc'd buffer; NULL with errno-style reason in err. */
 static char *read_file(const char *dir, const char *rel, size_t *len, char *err, size_t errlen) {
-    char path[4096];
+    char path[4096 + 512];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -144,9 +176,22 @@ static char *read_file(const char *dir, const char *rel, size_t *len, char *err,
 
 /* require(name): an allowed C module through the real require, or name.lua (dots are
  * folders) from plugins.dir run in a sandbox environment; cached per state. */
+static void shallow_copy_top(lua_State *L) {
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -4);
+    }
+    lua_remove(L, -2);
+}
+
 static int sb_require(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
-    lua_getfield(L, LUA_REGISTRYINDEX, "rn.loaded");
+    /* Each environment has its own loaded modules (upvalue 1): one script replacing a
+     * module's function cannot change it for another. */
+    lua_pushvalue(L, lua_upvalueindex(1));
     if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
     lua_pop(L, 1);
     for (int i = 0; allowed_c_modules[i]; i++)
@@ -154,13 +199,22 @@ static int sb_require(lua_State *L) {
             lua_getfield(L, LUA_REGISTRYINDEX, "rn.require");
             lua_pushstring(L, name);
             lua_call(L, 1, 1);
+            /* lua-cjson keeps its settings per instance: each environment gets its own
+             * (new()), so one script's cjson.decode_max_depth cannot change another's. */
+            if (lua_istable(L, -1) && lua_getfield(L, -1, "new") == LUA_TFUNCTION) {
+                lua_call(L, 0, 1);
+                lua_remove(L, -2);
+            } else {
+                lua_pop(L, 1);
+            }
+            if (lua_istable(L, -1)) shallow_copy_top(L);
             lua_pushvalue(L, -1);
             lua_setfield(L, -3, name);
             return 1;
         }
     if (!module_name_ok(name))
         return luaL_error(L, "require '%s': not an allowed module name", name);
-    char rel[512], err[600];
+    char rel[512], err[5000];
     snprintf(rel, sizeof rel, "%s", name);
     for (char *c = rel; *c; c++)
         if (*c == '.') *c = '/';
@@ -213,7 +267,7 @@ static void copy_library(lua_State *L, const char *lib, const char *const *only)
 static void push_env(lua_State *L) {
     static const char *const base_fns[] = {"assert", "error", "ipairs", "next", "pairs", "select",
                                            "tonumber", "tostring", "type", "rawequal", "rawget",
-                                           "rawlen", "rawset", "setmetatable", NULL};
+                                           "rawlen", "rawset", NULL};
     static const char *const os_fns[] = {"time", "clock", "date", "difftime", NULL};
     lua_newtable(L);
     lua_pushglobaltable(L);
@@ -228,11 +282,14 @@ static void push_env(lua_State *L) {
         const char *name;
         lua_CFunction fn;
     } own[] = {{"pcall", sb_pcall}, {"xpcall", sb_xpcall}, {"getmetatable", sb_getmetatable},
-               {"load", sb_load}, {"require", sb_require}};
+               {"setmetatable", sb_setmetatable}, {"load", sb_load}};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
         lua_pushcfunction(L, own[i].fn);
         lua_setfield(L, -2, own[i].name);
     }
+    lua_newtable(L); /* this environment's loaded modules */
+    lua_pushcclosure(L, sb_require, 1);
+    lua_setfield(L, -2, "require");
     /* No coroutine: the budget hook is per thread, a coroutine would run unbudgeted. */
     const char *const libs[] = {"string", "table", "math", "utf8"};
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
@@ -246,6 +303,7 @@ static void push_env(lua_State *L) {
     lua_setfield(L, -3, "unpack");
     lua_pop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "rn.runnel");
+    shallow_copy_top(L); /* its own copy, like the libraries */
     lua_setfield(L, -2, "runnel");
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "_G");
@@ -268,8 +326,17 @@ rn_vm *rn_vm_new(rn_plugins *owner, const char *dir, int64_t budget, size_t limi
     luaL_openlibs(L); /* the real libraries stay out of the scripts' reach */
     lua_getglobal(L, "require");
     lua_setfield(L, LUA_REGISTRYINDEX, "rn.require");
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, "rn.loaded");
+    lua_getglobal(L, "setmetatable");
+    lua_setfield(L, LUA_REGISTRYINDEX, "rn.setmetatable");
+    /* The real require serves only the allow-listed C modules: never a file from the
+     * working directory, never a Lua file at all. */
+    lua_getglobal(L, "package");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;/usr/lib/lua/5.4/?.so;"
+                       "/usr/local/lib/lua/5.4/?.so");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
     luaL_requiref(L, "runnel", rn_vm_open_runnel, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, "rn.runnel");
     vm->sandbox_ref = LUA_NOREF;
@@ -286,6 +353,7 @@ void rn_vm_free(rn_vm *vm) {
 
 void rn_vm_arm(rn_vm *vm) {
     vm->spent = 0;
+    vm->armed = true;
     vm->over_budget = vm->over_memory = false;
     lua_sethook(vm->L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
@@ -303,7 +371,9 @@ int rn_vm_pcall(rn_vm *vm, const char *script, int nargs, int nresults, char *er
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
     int st = lua_pcall(L, nargs, nresults, base);
+    vm->armed = false;
     lua_remove(L, base);
+    if (st == LUA_ERRMEM) vm->over_memory = true;
     if (st == LUA_OK) return 0;
     /* Lua's own message (with the script's file:line and the traceback), and what a
      * broken limit means. */

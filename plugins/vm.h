@@ -23,6 +23,8 @@ typedef struct rn_vm {
     size_t used, limit;    /* bytes allocated, and the cap */
     int64_t budget, spent; /* instructions per call, and spent in this call */
     bool over_budget, over_memory; /* the current call broke a limit: nothing may catch it */
+    bool armed;            /* a script runs: the memory cap holds */
+    bool poisoned;         /* reached its memory cap: replaced before the next call */
     int sandbox_ref;       /* the shared read-only globals scripts see through __index */
     rn_vm_script *scripts;
     int nscripts, cap;
