@@ -409,12 +409,53 @@ static void push_record(lua_State *L, const rn_plugin_record *r) {
     lua_setfield(L, -2, "headers");
 }
 
-static void push_config(lua_State *L, const rn_plugin_config *c) {
+/* Whether c is the config the state's cached table was made from. */
+static bool config_is_cached(const rn_vm *vm, const rn_plugin_config *c) {
+    int n = c ? c->n : 0;
+    if (vm->config_ref == LUA_NOREF || n != vm->config_n) return false;
+    const char *p = vm->config_text;
+    for (int i = 0; i < n; i++) {
+        size_t nl = strlen(c->names[i]), vl = strlen(c->values[i]);
+        if (strcmp(p, c->names[i]) != 0) return false;
+        p += nl + 1;
+        if (strcmp(p, c->values[i]) != 0) return false;
+        p += vl + 1;
+    }
+    return true;
+}
+
+/* The topic's configs as a table. Building it costs a table and a string per key on
+ * every record, so each state keeps the last one and reuses it while the configs are
+ * the same (they change only with AlterConfigs). Scripts get it read-only by contract. */
+static void push_config(rn_vm *vm, const rn_plugin_config *c) {
+    lua_State *L = vm->L;
+    if (config_is_cached(vm, c)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->config_ref);
+        return;
+    }
     lua_createtable(L, 0, c ? c->n : 0);
+    size_t len = 0;
     for (int i = 0; c && i < c->n; i++) {
         lua_pushstring(L, c->values[i]);
         lua_setfield(L, -2, c->names[i]);
+        len += strlen(c->names[i]) + strlen(c->values[i]) + 2;
     }
+    char *text = malloc(len + 1);
+    if (!text) return; /* no cache this time */
+    char *w = text;
+    for (int i = 0; c && i < c->n; i++) {
+        size_t nl = strlen(c->names[i]) + 1, vl = strlen(c->values[i]) + 1;
+        memcpy(w, c->names[i], nl);
+        w += nl;
+        memcpy(w, c->values[i], vl);
+        w += vl;
+    }
+    free(vm->config_text);
+    vm->config_text = text;
+    vm->config_n = c ? c->n : 0;
+    luaL_unref(L, LUA_REGISTRYINDEX, vm->config_ref);
+    lua_pushvalue(L, -1);
+    vm->config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* Push env[fn] (must be a function) after popping env. */
@@ -458,7 +499,7 @@ rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_r
     lua_getinfo(L, ">S", &fn); /* where partition() is defined, for errors about its result */
     push_record(L, rec);
     lua_pushinteger(L, count);
-    push_config(L, config);
+    push_config(vm, config);
     rn_vm_arm(vm);
     if (rn_vm_pcall(vm, script, 3, 1, err, errlen) != 0) {
         count_failure(p, vm);
@@ -626,7 +667,7 @@ enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
         return RN_FILTER_ERROR;
     }
     push_record(L, rec);
-    push_config(L, config);
+    push_config(vm, config);
     rn_vm_arm(vm);
     if (rn_vm_pcall(vm, script, 2, 2, err, errlen) != 0) {
         count_failure(p, vm);

@@ -8,7 +8,8 @@
  *   partition(record, partition_count, config) -> index      (partitioner.script)
  *   filter(record, config) -> true | false | record | nil, reason  (filters)
  * record is a table {key, value, headers = {{name, value}...}, timestamp, topic,
- * partition, offset}; config is the topic's configs as a table of strings.
+ * partition, offset}; config is the topic's configs as a table of strings (read-only:
+ * a state reuses it across calls).
  *
  * Limits hold per call (an instruction budget) and per state (a memory cap): a script
  * that loops or allocates without end gets an error for that record, nothing else

@@ -340,6 +340,7 @@ rn_vm *rn_vm_new(rn_plugins *owner, const char *dir, int64_t budget, size_t limi
     luaL_requiref(L, "runnel", rn_vm_open_runnel, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, "rn.runnel");
     vm->sandbox_ref = LUA_NOREF;
+    vm->config_ref = LUA_NOREF;
     return vm;
 }
 
@@ -347,6 +348,7 @@ void rn_vm_free(rn_vm *vm) {
     if (!vm) return;
     for (int i = 0; i < vm->nscripts; i++) free(vm->scripts[i].name);
     free(vm->scripts);
+    free(vm->config_text);
     lua_close(vm->L);
     free(vm);
 }

@@ -25,6 +25,9 @@ typedef struct rn_vm {
     bool over_budget, over_memory; /* the current call broke a limit: nothing may catch it */
     bool armed;            /* a script runs: the memory cap holds */
     bool poisoned;         /* reached its memory cap: replaced before the next call */
+    int config_ref;        /* the last config table pushed (LUA_NOREF: none) */
+    char *config_text;     /* what it was made from: name\0value\0 ... */
+    int config_n;
     int sandbox_ref;       /* the shared read-only globals scripts see through __index */
     rn_vm_script *scripts;
     int nscripts, cap;
