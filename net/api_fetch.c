@@ -84,6 +84,43 @@ static rn_view_filter *view_filter_new(rn_request *req, const char *topic, const
     return vf;
 }
 
+/* A view's partition: read the source on past batches the filter empties, until
+ * something is kept, the high watermark, or RN_VIEW_SCAN_CAP bytes; then, if nothing was
+ * kept at all, one empty batch moves the consumer past what was read. *got is what was
+ * written (what counts toward min_bytes: a view with nothing new parks like any topic). */
+static rn_err view_read(fetch_partition *fp, rn_view_filter *vf, fetch_sink_ctx *sc, size_t limit,
+                        bool at_least_one, size_t len_pos, rn_partition_offsets *off,
+                        size_t *got) {
+    rn_writer *w = sc->w;
+    int64_t pos = fp->fetch_offset;
+    size_t scanned = 0;
+    rn_err err;
+    vf->partition = fp->index;
+    vf->write_empty = false;
+    for (;;) {
+        size_t read = 0;
+        vf->last_offset = -1;
+        err = rn_partition_read(fp->p, pos, limit, at_least_one, fetch_sink, sc, off, &read);
+        if (err) return err;
+        scanned += read;
+        bool wrote = w->len > len_pos + 4;
+        if (wrote || read == 0 || vf->last_offset < pos || vf->last_offset + 1 >= off->high_watermark)
+            break;
+        pos = vf->last_offset + 1;
+        if (scanned >= RN_VIEW_SCAN_CAP) {
+            /* Nothing kept in all that: say so with one empty batch ending where the scan
+             * did, so the consumer moves on instead of reading it all again. */
+            vf->write_empty = true;
+            err = rn_partition_read(fp->p, pos - 1, 1, true, fetch_sink, sc, off, &read);
+            vf->write_empty = false;
+            if (err) return err;
+            break;
+        }
+    }
+    *got = w->len - (len_pos + 4);
+    return RN_KAFKA_NONE;
+}
+
 /* Build the whole response into req->resp; returns the bytes of records in it and sets
  * *any_error when a partition answered with an error (which makes Kafka answer at once). */
 static size_t fetch_build(fetch_state *st, bool *any_error) {
@@ -135,9 +172,12 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
                                    ? (size_t)fp->partition_max_bytes
                                    : room;
                 fetch_sink_ctx sc = {w, ft->view};
-                if (ft->view) ft->view->partition = fp->index;
-                err = rn_partition_read(fp->p, fp->fetch_offset, limit, total == 0, fetch_sink,
-                                        &sc, &off, &got);
+                if (ft->view) {
+                    err = view_read(fp, ft->view, &sc, limit, total == 0, len_pos, &off, &got);
+                } else {
+                    err = rn_partition_read(fp->p, fp->fetch_offset, limit, total == 0, fetch_sink,
+                                            &sc, &off, &got);
+                }
                 if (err) {
                     w->len = len_pos + 4; /* drop anything partial */
                     got = 0;

@@ -13,11 +13,14 @@
 
 int rn_view_filter_batch(rn_view_filter *vf, const uint8_t *batch, size_t len, rn_writer *w) {
     if (!vf->script) {
+        rn_batch_header h;
+        if (rn_batch_header_parse(batch, len, &h) == 0) vf->last_offset = h.base_offset + h.last_offset_delta;
         rn_write_raw(w, batch, len);
         return 0;
     }
     rn_batch_header h;
     if (rn_batch_header_parse(batch, len, &h) != 0) return -1;
+    vf->last_offset = h.base_offset + h.last_offset_delta;
     rn_batch_records *it;
     if (rn_batch_records_open(batch, len, MAX_DECOMPRESSED, &it) != 0) return -1;
     rn_record *kept = malloc((size_t)(h.record_count > 0 ? h.record_count : 1) * sizeof *kept);
@@ -52,7 +55,7 @@ int rn_view_filter_batch(rn_view_filter *vf, const uint8_t *batch, size_t len, r
         }
     }
     if (!kept) rc = -1;
-    if (rc == 0) {
+    if (rc == 0 && (n > 0 || vf->write_empty)) {
         rn_batch_spec spec = {
             .base_offset = h.base_offset,
             .last_offset_delta = h.last_offset_delta,

@@ -299,3 +299,30 @@ def test_hot_reload_while_producing(broker_factory):
         assert "closing connection" not in log
     finally:
         shutil.rmtree(plugins, ignore_errors=True)
+
+
+def test_view_with_wholly_filtered_batches_for_kafka_python_and_kafkajs(broker):
+    """One record per batch, most filtered out: no client sees an empty batch (kafka-python
+    fails on them), yet every consumer reaches the records after a filtered stretch."""
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KTP
+    create(broker, "events", 1)
+    create(broker, "rare", 1, view_of="events", view_filter_script="filters/field_equals.lua",
+           view_filter_field="kind", view_filter_value="rare")
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    for i in range(60):
+        p.produce("events", value=json.dumps({"i": i, "kind": "rare" if i % 20 == 7 else "common"}), partition=0)
+        p.flush(10)  # one record per batch
+    want = [7, 27, 47]
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                      enable_auto_commit=False, consumer_timeout_ms=3000)
+    c.assign([KTP("rare", 0)])
+    assert [(m.offset, json.loads(m.value)["i"]) for m in c] == [(i, i) for i in want]
+    # The filtered tail (48..59) holds the position; a new match is delivered at once.
+    p.produce("events", value=json.dumps({"i": 60, "kind": "rare"}), partition=0)
+    p.flush(10)
+    assert [(m.offset, json.loads(m.value)["i"]) for m in c] == [(60, 60)]
+    c.close()
+    out = json.loads(run(["node", os.path.join(ROOT, "tests", "integration", "js", "group_consume.js"),
+                          broker.bootstrap, "rare", "rare-js", "4", "20000", "500"], timeout=60).stdout)
+    assert sorted((r["partition"], int(r["offset"])) for r in out["received"]) == [(0, i) for i in want + [60]]
