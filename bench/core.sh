@@ -25,7 +25,7 @@ trap cleanup EXIT
 start_server() { # $1 = log.flush.sync
     rm -rf "$work/data"
     build/runnel-server -c conf/runnel.conf --set "listeners=PLAINTEXT://127.0.0.1:$port" \
-        --set "data.dir=$work/data" --set "log.flush.sync=$1" --set log.retention.ms=-1 \
+        --set "data.dir=$work/data" --set http.listener= --set "log.flush.sync=$1" --set log.retention.ms=-1 \
         2>"$work/server.log" &
     server_pid=$!
     for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0; sleep 0.1; done

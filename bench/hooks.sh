@@ -61,7 +61,7 @@ broker=127.0.0.1:$port
 start_server() {
     rm -rf "$work/data"
     "$server" -c conf/runnel.conf --set "listeners=PLAINTEXT://$broker" \
-        --set "data.dir=$work/data" --set log.flush.sync=true --set log.retention.ms=-1 \
+        --set "data.dir=$work/data" --set http.listener= --set log.flush.sync=true --set log.retention.ms=-1 \
         2>"$work/server.log" &
     server_pid=$!
     for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0; sleep 0.1; done

@@ -74,6 +74,9 @@ static void conn_flush(rn_conn *c) {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     while (c->head && c->head->state != RN_REQ_RUNNING) {
         rn_request *req = c->head;
+        rn_metrics_request(rn_server_metrics(c->thread->server), req->api_key,
+                           now_us() - req->received_us, req->frame_len + 4,
+                           req->state == RN_REQ_DONE ? req->resp.len + 9 : 0);
         if (req->state == RN_REQ_DONE && !req->resp.failed) {
             /* Response header v0 is the correlation id; v1 (flexible responses) adds a
              * tag section, except ApiVersions, whose header stays v0 so a client can
@@ -182,7 +185,10 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
     case RN_API_DONE: req->state = RN_REQ_DONE; break;
     case RN_API_NO_RESPONSE: req->state = RN_REQ_SKIP; break;
     case RN_API_DEFERRED: break;
-    case RN_API_MALFORMED: rn_conn_close(c, "malformed request"); return -1;
+    case RN_API_MALFORMED:
+        atomic_fetch_add(&rn_server_metrics(c->thread->server)->malformed_requests, 1);
+        rn_conn_close(c, "malformed request");
+        return -1;
     }
     conn_flush(c);
     return 0;
@@ -306,10 +312,12 @@ void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener) {
     if (t->conns) t->conns->prev = c;
     t->conns = c;
     rn_log_debug("%s: connected", c->peer);
+    atomic_fetch_add(&rn_server_metrics(t->server)->connections_opened, 1);
 }
 
 void rn_conn_close(rn_conn *c, const char *why) {
     if (why) rn_log_info("%s: closing connection: %s", c->peer, why);
+    atomic_fetch_add(&rn_server_metrics(c->thread->server)->connections_closed, 1);
     rn_request *req = c->head;
     while (req) {
         rn_request *next = req->next;

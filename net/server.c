@@ -18,6 +18,7 @@
 
 struct rn_server {
     rn_server_options opts;
+    rn_metrics metrics;
     struct evconnlistener *listeners[RN_SERVER_MAX_LISTENERS];
     int bound_port[RN_SERVER_MAX_LISTENERS];
     int listener_count;
@@ -34,6 +35,7 @@ typedef struct {
 static rn_listener_ctx listener_ctx[RN_SERVER_MAX_LISTENERS];
 
 const rn_server_options *rn_server_opts(const rn_server *s) { return &s->opts; }
+rn_metrics *rn_server_metrics(rn_server *s) { return &s->metrics; }
 
 int rn_server_port(const rn_server *s, int listener) {
     return listener < s->listener_count ? s->bound_port[listener] : -1;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "metrics.h"
 
 #define RN_SERVER_MAX_LISTENERS 8
 
@@ -56,5 +57,7 @@ int rn_server_port(const rn_server *s, int listener);
 void rn_server_stop(rn_server *s);
 
 const rn_server_options *rn_server_opts(const rn_server *s);
+/* The request counters (net/metrics.h), for the HTTP endpoint. */
+rn_metrics *rn_server_metrics(rn_server *s);
 
 #endif

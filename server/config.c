@@ -77,6 +77,8 @@ const rn_config_key rn_config_keys[] = {
      OFF(offsets_retention_check_interval_ms), "how often offsets retention runs", NULL},
     {"offset.metadata.max.bytes", RN_CONFIG_INT32, "4096", 1, 65534,
      OFF(offset_metadata_max_bytes), "longest metadata string a commit may carry", NULL},
+    {"http.listener", RN_CONFIG_STRING, "127.0.0.1:9644", 0, 0, OFF(http_listener),
+     "host:port of the HTTP endpoint (/metrics, /health, /ready, /v1/...); empty: off", NULL},
     {"plugins.dir", RN_CONFIG_STRING, "", 0, 0, OFF(plugins_dir),
      "where Lua scripts are found (empty: the lua/ folder of the source tree)", NULL},
     {"plugins.instruction.budget", RN_CONFIG_INT64, "10000000", 1000, INT64_MAX,

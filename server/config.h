@@ -50,6 +50,7 @@ typedef struct {
     int64_t offsets_retention_minutes;         /* default 10080 (7 days) */
     int64_t offsets_retention_check_interval_ms; /* default 600000 */
     int32_t offset_metadata_max_bytes;         /* default 4096 */
+    char *http_listener;               /* http.listener: host:port, "" = off */
     char *plugins_dir;                 /* plugins.dir ("" = the source tree's lua/) */
     int64_t plugins_instruction_budget; /* default 10,000,000 */
     int64_t plugins_memory_limit_bytes; /* default 64 MiB */

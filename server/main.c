@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "http.h"
 #include "plugins.h"
 #include "rnlog.h"
 #include "server.h"
@@ -216,6 +217,35 @@ int main(int argc, char **argv) {
         event_base_free(base);
         goto out;
     }
+    rn_http *http = NULL;
+    if (cfg.http_listener[0]) {
+        rn_http_options ho = {.server = server, .engine = engine, .plugins = plugins};
+        const char *colon = strrchr(cfg.http_listener, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || !end || *end || port < 0 || port > 65535 ||
+            (size_t)(colon - cfg.http_listener) >= sizeof ho.host) {
+            fprintf(stderr, "runnel-server: http.listener=%s: expected host:port\n", cfg.http_listener);
+            rn_server_stop(server);
+            rn_engine_close(engine);
+            rn_plugins_close(plugins);
+            event_base_free(base);
+            goto out;
+        }
+        memcpy(ho.host, cfg.http_listener, (size_t)(colon - cfg.http_listener));
+        ho.port = (int)port;
+        http = rn_http_start(base, &ho, err, sizeof err);
+        if (!http) {
+            fprintf(stderr, "runnel-server: %s\n", err);
+            rn_server_stop(server);
+            rn_engine_close(engine);
+            rn_plugins_close(plugins);
+            event_base_free(base);
+            goto out;
+        }
+        rn_log_info("HTTP endpoint on %s:%d (/metrics, /health, /ready, /v1/plugins)", ho.host,
+                    rn_http_port(http));
+    }
     struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
     struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, plugins);
@@ -229,6 +259,7 @@ int main(int argc, char **argv) {
 
     event_base_dispatch(base);
 
+    rn_http_stop(http);
     rn_server_stop(server);
     rn_engine_close(engine);
     rn_plugins_close(plugins);

@@ -30,8 +30,10 @@ class Broker:
         self.port = free_port()
         self.data_dir = os.path.join(tmp, "data")
         self.log_path = os.path.join(tmp, "server.log")
+        self.http_port = free_port()
         self.settings = {
             "listeners": "PLAINTEXT://127.0.0.1:%d" % self.port,
+            "http.listener": "127.0.0.1:%d" % self.http_port,
             "data.dir": self.data_dir,
             "log.retention.check.interval.ms": "500",
             "log.level": "info",
