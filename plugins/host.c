@@ -22,6 +22,7 @@ typedef struct {
     char *source;
     size_t len;
     uint64_t version;
+    bool is_module; /* read by require(): compiled, not run, when (re)loaded */
 } rn_script;
 
 struct rn_plugins {
@@ -29,7 +30,8 @@ struct rn_plugins {
     char *dir;
     int64_t budget;
     size_t memory_limit;
-    pthread_mutex_t lock; /* scripts and vms */
+    pthread_mutex_t lock; /* scripts and vms; recursive: validating a script runs it, and
+                           * its require() asks the registry for modules */
     rn_script *scripts;
     int nscripts, cap;
     rn_vm *vms;
@@ -62,7 +64,11 @@ rn_err rn_plugins_open(const rn_plugins_options *opts, rn_plugins **out, char *e
     p->id = atomic_fetch_add(&next_host_id, 1);
     p->budget = opts->instruction_budget;
     p->memory_limit = opts->memory_limit;
-    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&p->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     *out = p;
     return RN_KAFKA_NONE;
 }
@@ -231,6 +237,7 @@ static rn_script *registry_get(rn_plugins *p, const char *name, char *err, size_
     s->source = src;
     s->len = len;
     s->version = 1;
+    s->is_module = false;
     p->nscripts++;
     rn_log_info("plugins: loaded %s", name);
     return s;
@@ -320,38 +327,109 @@ rn_err rn_plugins_check(rn_plugins *p, const char *script, const char *fn, char 
     return rc == 0 ? RN_KAFKA_NONE : RN_KAFKA_INVALID_CONFIG;
 }
 
+/* Compile source without running it: what a module must pass to be taken. */
+static int compile_only(rn_plugins *p, const char *name, const char *src, size_t len, char *err,
+                        size_t errlen) {
+    rn_vm *vm = rn_vm_new(p, p->dir, p->budget, p->memory_limit);
+    if (!vm) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    char chunk[600];
+    snprintf(chunk, sizeof chunk, "@%s", name);
+    int rc = luaL_loadbufferx(vm->L, src, len, chunk, "t") == LUA_OK ? 0 : -1;
+    if (rc) snprintf(err, errlen, "%s", lua_tostring(vm->L, -1));
+    rn_vm_free(vm);
+    return rc;
+}
+
+char *rn_plugins_module_source(rn_plugins *p, const char *rel, size_t *len, char *err,
+                               size_t errlen) {
+    pthread_mutex_lock(&p->lock);
+    rn_script *s = registry_find(p, rel);
+    char *copy = NULL;
+    if (!s) {
+        size_t n;
+        char *src = read_script(p, rel, &n, err, errlen);
+        if (src && compile_only(p, rel, src, n, err, errlen) == 0 && p->nscripts == p->cap) {
+            int cap = p->cap ? p->cap * 2 : 8;
+            rn_script *ns = realloc(p->scripts, (size_t)cap * sizeof *ns);
+            if (ns) {
+                p->scripts = ns;
+                p->cap = cap;
+            }
+        }
+        if (src && !err[0] && p->nscripts < p->cap && (copy = strdup(rel))) {
+            s = &p->scripts[p->nscripts++];
+            *s = (rn_script){.name = copy, .source = src, .len = n, .version = 1, .is_module = true};
+            src = NULL;
+            rn_log_info("plugins: loaded module %s", rel);
+        }
+        free(src);
+    }
+    copy = NULL;
+    if (s && (copy = malloc(s->len + 1))) {
+        memcpy(copy, s->source, s->len + 1);
+        *len = s->len;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return copy;
+}
+
+/* Re-read one registry entry; 1 changed, 0 unchanged, -1 refused (reason in report). */
+static int reload_one(rn_plugins *p, int i, char *report, size_t len, size_t *used) {
+    char err[1024];
+    err[0] = 0;
+    size_t n;
+    char *name = p->scripts[i].name;
+    bool module = p->scripts[i].is_module;
+    char *src = read_script(p, name, &n, err, sizeof err);
+    if (src && n == p->scripts[i].len && memcmp(src, p->scripts[i].source, n) == 0) {
+        free(src);
+        return 0;
+    }
+    int bad = !src || (module ? compile_only(p, name, src, n, err, sizeof err)
+                              : validate(p, name, src, n, NULL, err, sizeof err));
+    rn_script *s = &p->scripts[i]; /* validation may have grown the registry */
+    if (bad) {
+        free(src);
+        atomic_fetch_add(&p->reload_failures, 1);
+        rn_log_error("plugins: reload of %s failed, the previous version keeps running: %s", name, err);
+        if (*used < len)
+            *used += (size_t)snprintf(report + *used, len - *used, "%s%s", *used ? "; " : "", err);
+        return -1;
+    }
+    free(s->source);
+    s->source = src;
+    s->len = n;
+    s->version++;
+    atomic_fetch_add(&p->reloads, 1);
+    rn_log_info("plugins: reloaded %s (version %llu)", s->name, (unsigned long long)s->version);
+    return 1;
+}
+
 int rn_plugins_reload(rn_plugins *p, char *report, size_t len) {
     int failed = 0, changed = 0;
     size_t used = 0;
     if (len) report[0] = 0;
     pthread_mutex_lock(&p->lock);
-    for (int i = 0; i < p->nscripts; i++) {
-        rn_script *s = &p->scripts[i];
-        char err[1024];
-        size_t n;
-        char *src = read_script(p, s->name, &n, err, sizeof err);
-        if (src && n == s->len && memcmp(src, s->source, n) == 0) {
-            free(src);
-            continue;
+    /* Modules first, so scripts are validated against the modules they will get. */
+    bool modules_changed = false;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < p->nscripts; i++) {
+            if (p->scripts[i].is_module != (pass == 0)) continue;
+            int r = reload_one(p, i, report, len, &used);
+            if (r < 0) failed++;
+            if (r > 0) {
+                changed++;
+                if (pass == 0) modules_changed = true;
+            }
         }
-        if (!src || validate(p, s->name, src, n, NULL, err, sizeof err) != 0) {
-            free(src);
-            failed++;
-            atomic_fetch_add(&p->reload_failures, 1);
-            rn_log_error("plugins: reload of %s failed, the previous version keeps running: %s",
-                         s->name, err);
-            if (used < len)
-                used += (size_t)snprintf(report + used, len - used, "%s%s", used ? "; " : "", err);
-            continue;
-        }
-        free(s->source);
-        s->source = src;
-        s->len = n;
-        s->version++;
-        changed++;
-        atomic_fetch_add(&p->reloads, 1);
-        rn_log_info("plugins: reloaded %s (version %llu)", s->name, (unsigned long long)s->version);
-    }
+    /* A script's states hold the modules it required when it ran: run every script
+     * again so each gets the new ones. */
+    if (modules_changed)
+        for (int i = 0; i < p->nscripts; i++)
+            if (!p->scripts[i].is_module) p->scripts[i].version++;
     pthread_mutex_unlock(&p->lock);
     rn_log_info("plugins: reload: %d changed, %d failed", changed, failed);
     return failed;

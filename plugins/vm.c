@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define HOOK_EVERY 1000            /* instructions between budget checks */
-#define MODULE_MAX_BYTES (1 << 20) /* a required file larger than this is refused */
 
 /* C modules a script may require: Debian packages, looked up by the real require. */
 static const char *const allowed_c_modules[] = {"cjson", "cjson.safe", NULL};
@@ -152,28 +151,6 @@ static bool module_name_ok(const char *name) {
     return true;
 }
 
-/* Read dir/rel into a malloc'd buffer; NULL with errno-style reason in err. */
-static char *read_file(const char *dir, const char *rel, size_t *len, char *err, size_t errlen) {
-    char path[4096 + 512];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = malloc(MODULE_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MODULE_MAX_BYTES + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > MODULE_MAX_BYTES) {
-        snprintf(err, errlen, "%s is larger than %d bytes", path, MODULE_MAX_BYTES);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* require(name): an allowed C module through the real require, or name.lua (dots are
  * folders) from plugins.dir run in a sandbox environment; cached per state. */
 static void shallow_copy_top(lua_State *L) {
@@ -220,7 +197,9 @@ static int sb_require(lua_State *L) {
         if (*c == '.') *c = '/';
     strncat(rel, ".lua", sizeof rel - strlen(rel) - 1);
     size_t len;
-    char *src = read_file(vm_of(L)->dir, rel, &len, err, sizeof err);
+    err[0] = 0;
+    if (!vm_of(L)->owner) return luaL_error(L, "require '%s': no plugin host", name);
+    char *src = rn_plugins_module_source(vm_of(L)->owner, rel, &len, err, sizeof err);
     if (!src) return luaL_error(L, "require '%s': %s (modules come from plugins.dir or: cjson)", name, err);
     char chunkname[520];
     snprintf(chunkname, sizeof chunkname, "@%s", rel);

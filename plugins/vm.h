@@ -50,6 +50,12 @@ void rn_vm_arm(rn_vm *vm);
  * back to where the function was). */
 int rn_vm_pcall(rn_vm *vm, const char *script, int nargs, int nresults, char *err, size_t errlen);
 
+/* A module's source from the host's registry (plugins/host.c): read and compiled on
+ * first use, re-read by reloads, so every state requires the same version. malloc'd;
+ * NULL with the reason in err. */
+char *rn_plugins_module_source(rn_plugins *p, const char *rel, size_t *len, char *err,
+                               size_t errlen);
+
 /* The runnel module (plugins/runnel_lib.c): pushes the table. */
 int rn_vm_open_runnel(lua_State *L);
 

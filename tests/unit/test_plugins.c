@@ -1142,9 +1142,7 @@ Test(plugins, reload_while_threads_call) {
 
 /* A module the script requires from plugins.dir is part of what runs: a reload should
  * pick up its change too (and every state should run the same version of it). */
-/* Known limitation (closing note of issue 4): modules a script requires from plugins.dir
- * are read when the script (re)loads in a state, not re-read by a reload on their own. */
-Test(plugins, reload_rereads_required_modules, .disabled = true) {
+Test(plugins, reload_rereads_required_modules) {
     write_script("mod.lua", "return {v = 1}\n");
     write_script("usemod.lua", "local m = require 'mod'\n"
                                "function filter(r, c) return nil, 'mod v' .. m.v end\n");
