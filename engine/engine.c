@@ -305,6 +305,7 @@ rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *ou
         const char *sv = view_source(t);
         const rn_topic *src = sv ? rn_topic_find(&e->topics, sv, NULL) : t;
         out->partition_count = src ? src->npart : 0;
+        out->max_message_bytes = t->settings.max_message_bytes;
     }
     const char *hooks[] = {"view.of", "partitioner.script", "produce.filter.script",
                            "view.filter.script"};

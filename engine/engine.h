@@ -154,6 +154,7 @@ typedef struct {
     char **names, **values; /* every explicit config of the topic */
     int nconfigs;
     int32_t partition_count; /* the topic's (a view's: its source's; 0 if that is gone) */
+    int32_t max_message_bytes; /* the topic's max.message.bytes: rebuilt batches stay below */
 } rn_topic_hooks;
 rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *out);
 void rn_topic_hooks_free(rn_topic_hooks *h);

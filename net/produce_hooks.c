@@ -22,6 +22,7 @@ typedef struct {
 
 typedef struct {
     rn_hooked_set *out;
+    size_t pool_batch_bytes; /* a pool becomes a batch once its records pass this */
     pool *pools; /* per target partition */
     int32_t npools;
     int codec;
@@ -142,7 +143,7 @@ static rn_err pool_add(hook_run *h, int32_t partition, const rn_record *rec) {
     p->recs[p->n++] = *rec;
     p->bytes += (size_t)(rec->key_len > 0 ? rec->key_len : 0) +
                 (size_t)(rec->value_len > 0 ? rec->value_len : 0) + rec->headers_len + 16;
-    return p->bytes >= POOL_BATCH_BYTES ? flush_pool(h, partition) : RN_KAFKA_NONE;
+    return p->bytes >= h->pool_batch_bytes ? flush_pool(h, partition) : RN_KAFKA_NONE;
 }
 
 static int grow_rewrites(hook_run *h) {
@@ -231,7 +232,12 @@ rn_err rn_produce_hooks_apply(rn_plugins *plugins, const rn_topic_hooks *hooks, 
                  topic);
         return RN_KAFKA_INVALID_RECORD;
     }
-    hook_run h = {.out = out, .npools = partition_count, .codec = -1};
+    hook_run h = {.out = out, .npools = partition_count, .codec = -1,
+                  .pool_batch_bytes = POOL_BATCH_BYTES};
+    /* Batches the hooks build must fit the topic's max.message.bytes, with room for the
+     * batch and record framing (counted roughly per record in pool_add). */
+    if (hooks->max_message_bytes > 0 && (size_t)hooks->max_message_bytes / 2 < h.pool_batch_bytes)
+        h.pool_batch_bytes = (size_t)hooks->max_message_bytes / 2 > 0 ? (size_t)hooks->max_message_bytes / 2 : 1;
     h.pools = calloc((size_t)partition_count, sizeof *h.pools);
     if (!h.pools) return RN_ERR_NOMEM;
     rn_err err = RN_KAFKA_NONE;

@@ -326,3 +326,20 @@ def test_view_with_wholly_filtered_batches_for_kafka_python_and_kafkajs(broker):
     out = json.loads(run(["node", os.path.join(ROOT, "tests", "integration", "js", "group_consume.js"),
                           broker.bootstrap, "rare", "rare-js", "4", "20000", "500"], timeout=60).stdout)
     assert sorted((r["partition"], int(r["offset"])) for r in out["received"]) == [(0, i) for i in want + [60]]
+
+
+def test_regrouped_batches_respect_max_message_bytes(broker):
+    create(broker, "small-batches", 3, partitioner_script="partitioners/murmur2.lua",
+           max_message_bytes="20000")
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50, "batch.size": 15000,
+                  "compression.type": "gzip"})
+    reports = []
+    for i in range(300):
+        p.produce("small-batches", key=b"k%d" % i, value=b"%04d" % i + b"." * 996, partition=0,
+                  on_delivery=lambda e, m: reports.append(e))
+    assert p.flush(30) == 0
+    assert reports == [None] * 300
+    recs = read_all(broker, "small-batches", 3)
+    assert sum(len(v) for v in recs.values()) == 300
+    for part, rs in recs.items():
+        assert all((java_murmur2(k) & 0x7FFFFFFF) % 3 == part for _, k, _, _ in rs)
