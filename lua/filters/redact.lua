@@ -20,82 +20,16 @@
 --   produce.filter.fields   comma-separated field names; spaces around names are trimmed,
 --                           empty items ignored ("password, card ,ssn")
 
-local json = require("cjson.safe").new()
-json.decode_invalid_numbers(false) -- NaN, Infinity, 0x10: not JSON
+local jo = require("lib.json_object")
+local decode_object, each_member, field_list = jo.decode_object, jo.each_member, jo.field_list
 
 local MASK = '"***"'
-local byte, find, gsub, sub = string.byte, string.find, string.gsub, string.sub
-local gmatch, match = string.gmatch, string.match
-local concat = table.concat
-
--- The value decoded, when it is a JSON object; nil when null, not JSON, or other JSON.
-local function decode_object(text)
-    if type(text) ~= "string" or not find(text, "^%s*{") then return nil end
-    local obj = json.decode(text)
-    if type(obj) ~= "table" then return nil end
-    return obj
-end
-
--- Scanning the object's text (already accepted by cjson) for its top-level members runs
--- on a skeleton of it: the same length, escapes turned into "__" (so strings are
--- "[^"]*"), and, when some string holds a bracket, every string's content blanked.
--- Brackets in the skeleton are then structure only, so Lua's %b{} / %b[] skip a nested
--- value in one call.
-local blank_mt = {__index = function(cache, str)
-    local b = '"' .. string.rep("_", #str - 2) .. '"'
-    cache[str] = b
-    return b
-end}
-
-local function skeleton(s)
-    local t = gsub(s, "\\.", "__")
-    local _, brackets = gsub(t, "[{}%[%]]", "")
-    local _, outside = gsub(gsub(t, '"[^"]*"', ""), "[{}%[%]]", "")
-    if brackets ~= outside then
-        t = gsub(t, '"[^"]*"', setmetatable({}, blank_mt))
-    end
-    return t
-end
-
--- fn(key, first, last) for each member of the object text s, in document order: the key
--- decoded, s:sub(first, last) the value's JSON text.
-local function each_member(s, fn)
-    local u = skeleton(s)
-    local i = find(u, "%S", find(u, "{", 1, true) + 1)
-    while byte(u, i) == 34 do -- '"': a key
-        local ke = find(u, '"', i + 1, true)
-        local key = sub(s, i + 1, ke - 1)
-        if find(key, "\\", 1, true) then key = json.decode(sub(s, i, ke)) end
-        local first = find(u, "[^%s:]", ke + 1)
-        local c, last = byte(u, first)
-        if c == 34 then
-            last = find(u, '"', first + 1, true)
-        elseif c == 123 then
-            last = select(2, find(u, "^%b{}", first))
-        elseif c == 91 then
-            last = select(2, find(u, "^%b[]", first))
-        else -- a number, true, false or null
-            last = select(2, find(u, "^[^,}%s]+", first))
-        end
-        fn(key, first, last)
-        i = find(u, "[^%s,]", last + 1) -- the next key, or '}'
-    end
-end
+local sub, concat = string.sub, table.concat
 
 -- produce.filter.fields as a list and a set, parsed again only when the config changes.
 local cached_spec, cached_list, cached_set
 local function fields_of(spec)
-    if spec ~= cached_spec then
-        local list, set = {}, {}
-        for item in gmatch(spec, "[^,]+") do
-            local name = match(item, "^%s*(.-)%s*$")
-            if name ~= "" and not set[name] then
-                list[#list + 1] = name
-                set[name] = true
-            end
-        end
-        cached_spec, cached_list, cached_set = spec, list, set
-    end
+    if spec ~= cached_spec then cached_spec, cached_list, cached_set = spec, field_list(spec) end
     return cached_list, cached_set
 end
 

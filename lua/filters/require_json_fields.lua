@@ -12,30 +12,14 @@
 --   produce.filter.fields   comma-separated field names; spaces around names are trimmed,
 --                           empty items ignored ("id, user ,ts")
 
-local json = require("cjson.safe").new()
-json.decode_invalid_numbers(false) -- NaN, Infinity, 0x10: not JSON
-
-local find, gmatch, match, concat = string.find, string.gmatch, string.match, table.concat
-
--- The value decoded, when it is a JSON object; nil when null, not JSON, or other JSON.
-local function decode_object(text)
-    if type(text) ~= "string" or not find(text, "^%s*{") then return nil end
-    local obj = json.decode(text)
-    if type(obj) ~= "table" then return nil end
-    return obj
-end
+local jo = require("lib.json_object")
+local decode_object, field_list = jo.decode_object, jo.field_list
+local concat = table.concat
 
 -- produce.filter.fields as a list, parsed again only when the config changes.
 local cached_spec, cached_fields
 local function fields_of(spec)
-    if spec ~= cached_spec then
-        local list = {}
-        for item in gmatch(spec, "[^,]+") do
-            local name = match(item, "^%s*(.-)%s*$")
-            if name ~= "" then list[#list + 1] = name end
-        end
-        cached_spec, cached_fields = spec, list
-    end
+    if spec ~= cached_spec then cached_spec, cached_fields = spec, field_list(spec) end
     return cached_fields
 end
 

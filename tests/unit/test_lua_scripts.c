@@ -35,6 +35,7 @@
 /* ---- the harness -------------------------------------------------------------------- */
 
 typedef struct {
+    rn_plugins *host; /* owns the state: require() of lib/ modules goes through it */
     rn_vm *vm;
     int cases, failed;
     char report[16384];
@@ -202,7 +203,12 @@ static const char prelude[] =
  * report says what failed. */
 static int run_lua_test(const char *chunkname, const char *src, size_t len, int64_t budget, harness *h) {
     memset(h, 0, sizeof *h);
-    h->vm = rn_vm_new(NULL, LUA_DIR, budget, STATE_MEMORY);
+    /* A host owns the state, so require() finds lib/ modules through its registry, as in
+     * the broker. */
+    rn_plugins_options po = {.dir = LUA_DIR, .instruction_budget = budget, .memory_limit = STATE_MEMORY};
+    char perr[256];
+    cr_assert_eq(rn_plugins_open(&po, &h->host, perr, sizeof perr), RN_KAFKA_NONE, "%s", perr);
+    h->vm = rn_vm_new(h->host, LUA_DIR, budget, STATE_MEMORY);
     cr_assert_not_null(h->vm, "rn_vm_new failed");
     lua_State *L = h->vm->L;
     char err[8192];
@@ -246,6 +252,7 @@ static int run_lua_test(const char *chunkname, const char *src, size_t len, int6
     }
     if (h->failed) rc = -1;
     rn_vm_free(h->vm);
+    rn_plugins_close(h->host);
     h->vm = NULL;
     return rc;
 }
