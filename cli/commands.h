@@ -1,0 +1,19 @@
+/* cli/commands.h: every command the runnel CLI has, each defined in the file for its
+ * noun (topic.c, produce.c, consume.c, group.c) and listed in main.c's table. */
+#ifndef RUNNEL_CLI_COMMANDS_H
+#define RUNNEL_CLI_COMMANDS_H
+
+#include "common.h"
+
+extern const cli_command cli_topic_create;
+extern const cli_command cli_topic_list;
+extern const cli_command cli_topic_describe;
+extern const cli_command cli_topic_alter;
+extern const cli_command cli_topic_delete;
+extern const cli_command cli_produce;
+extern const cli_command cli_consume;
+extern const cli_command cli_group_list;
+extern const cli_command cli_group_describe;
+extern const cli_command cli_group_delete;
+
+#endif
