@@ -1,5 +1,6 @@
 /* cli/commands.h: every command the runnel CLI has, each defined in the file for its
- * noun (topic.c, produce.c, consume.c, group.c) and listed in main.c's table. */
+ * noun (topic.c, produce.c, consume.c, group.c, group_reset.c,
+ * plugin.c, plugin_check.c) and listed in main.c's table. */
 #ifndef RUNNEL_CLI_COMMANDS_H
 #define RUNNEL_CLI_COMMANDS_H
 
@@ -15,5 +16,9 @@ extern const cli_command cli_consume;
 extern const cli_command cli_group_list;
 extern const cli_command cli_group_describe;
 extern const cli_command cli_group_delete;
+extern const cli_command cli_group_reset_offsets;
+extern const cli_command cli_plugin_list;
+extern const cli_command cli_plugin_reload;
+extern const cli_command cli_plugin_check;
 
 #endif

@@ -8,6 +8,8 @@
 static const cli_command *const commands[] = {
     &cli_topic_create, &cli_topic_list, &cli_topic_describe, &cli_topic_alter, &cli_topic_delete,
     &cli_produce,      &cli_consume,    &cli_group_list,     &cli_group_describe, &cli_group_delete,
+    &cli_group_reset_offsets,
+    &cli_plugin_list,  &cli_plugin_reload, &cli_plugin_check,
     NULL,
 };
 

@@ -255,7 +255,166 @@ def test_usage_errors_and_help():
     assert p.returncode == 0 and b"group describe" in p.stdout
     for cmd in (["topic", "create"], ["topic", "list"], ["topic", "describe"], ["topic", "alter"],
                 ["topic", "delete"], ["produce"], ["consume"], ["group", "list"], ["group", "describe"],
-                ["group", "delete"]):
+                ["group", "delete"], ["group", "reset-offsets"], ["plugin", "list"], ["plugin", "reload"],
+                ["plugin", "check"]):
         p = run(*cmd, "--help")
         assert p.returncode == 0 and p.stdout.startswith(b"usage: runnel " + " ".join(cmd).encode()), cmd
         assert b"--json" in p.stdout and b"--bootstrap" in p.stdout
+
+
+def test_plugin_reload_and_list_over_http(broker_factory, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    script = plugins / "mark.lua"
+    script.write_text('function filter(r) r.value = "one" return r end\n')
+    broker = broker_factory(plugins_dir=str(plugins))
+    http = ["--http", "127.0.0.1:%d" % broker.http_port]
+    cli(broker, "topic", "create", "marked", "--config", "produce.filter.script=mark.lua")
+    cli(broker, "produce", "marked", input=b"x\n")
+
+    # an unchanged tree reloads cleanly
+    p = cli(broker, "plugin", "reload", *http)
+    assert b"reloaded the Lua scripts" in p.stdout
+
+    script.write_text('function filter(r) r.value = "two" return r end\n')
+    assert cli_json(broker, "plugin", "reload", *http) == {"failed": 0, "report": ""}
+    cli(broker, "produce", "marked", input=b"x\n")
+
+    # a broken script: exit 1 naming it, the old version keeps running
+    script.write_text("function filter(r) return (\n")
+    p = cli(broker, "plugin", "reload", *http, expect=1)
+    err = p.stderr.decode()
+    assert err.startswith("runnel: reload failed for 1 script") and "mark.lua" in err, err
+    out = json.loads(cli(broker, "plugin", "reload", *http, "--json", expect=1).stdout)
+    assert out["failed"] == 1 and "mark.lua" in out["report"]
+    cli(broker, "produce", "marked", input=b"x\n")
+    got = [r["value"] for r in json_lines(cli(broker, "consume", "marked", "--json"))]
+    assert got == ["one", "two", "two"]
+
+    stats = cli_json(broker, "plugin", "list", *http)
+    assert stats["reloads"] == 1 and stats["reload_failures"] == 2 and stats["calls"] >= 3
+    text = cli(broker, "plugin", "list", *http).stdout.decode()
+    assert "reload_failures" in text and "COUNTER" in text
+
+    # RUNNEL_HTTP is the default endpoint when --http is not given
+    env = dict(os.environ, RUNNEL_HTTP="127.0.0.1:%d" % broker.http_port)
+    p = subprocess.run([client_program("runnel"), "plugin", "list", "--json"], capture_output=True,
+                       timeout=30, env=env)
+    assert p.returncode == 0 and json.loads(p.stdout)["reloads"] == 1
+
+
+def test_plugin_commands_name_an_unreachable_http_endpoint():
+    port = free_port()
+    for cmd in (["plugin", "list"], ["plugin", "reload"]):
+        p = cli(None, *cmd, "--http", "127.0.0.1:%d" % port, expect=1)
+        assert p.stderr.decode().strip() == (
+            "runnel: cannot reach the broker's HTTP endpoint at 127.0.0.1:%d: connection refused" % port)
+    # without --http or RUNNEL_HTTP: the bootstrap host with port 9644
+    env = dict(os.environ, RUNNEL_BOOTSTRAP="127.0.0.1:%d" % port)
+    env.pop("RUNNEL_HTTP", None)
+    p = subprocess.run([client_program("runnel"), "plugin", "list"], capture_output=True, timeout=30, env=env)
+    assert p.returncode == 0 or b"HTTP endpoint at 127.0.0.1:9644:" in p.stderr  # 0: a broker is on 9644
+
+
+def test_group_reset_offsets(broker):
+    cli(broker, "topic", "create", "again", "--partitions", "2")
+    # Four records in each partition (a keyless produce could put all eight in one).
+    cli(broker, "produce", "again", "--partition", "0", input=b"".join(b"r%d\n" % i for i in range(4)))
+    cli(broker, "produce", "again", "--partition", "1", input=b"".join(b"r%d\n" % i for i in range(4, 8)))
+    assert len(json_lines(cli(broker, "consume", "again", "--group", "rg", "--json"))) == 8
+    assert cli_json(broker, "group", "describe", "rg")["total_lag"] == 0
+
+    # --dry-run shows the plan and changes nothing
+    out = cli_json(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "earliest", "--dry-run")
+    assert out["dry_run"] is True and [p["offset"] for p in out["partitions"]] == [0, 0]
+    assert sum(p["previous"] for p in out["partitions"]) == 8
+    assert cli_json(broker, "group", "describe", "rg")["total_lag"] == 0
+
+    out = cli_json(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "earliest")
+    assert out["dry_run"] is False and [p["offset"] for p in out["partitions"]] == [0, 0]
+    assert cli_json(broker, "group", "describe", "rg")["total_lag"] == 8
+    again = json_lines(cli(broker, "consume", "again", "--group", "rg", "--json"))
+    assert sorted(r["value"] for r in again) == ["r%d" % i for i in range(8)]
+
+    # one partition, to an offset (clamped to the partition's end), then latest
+    d = {(o["partition"]): o for o in cli_json(broker, "group", "describe", "rg")["offsets"]}
+    high0 = d[0]["high"]
+    out = cli_json(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "1", "--partition", "0")
+    assert [(p["partition"], p["offset"]) for p in out["partitions"]] == [(0, min(1, high0))]
+    out = cli_json(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "999999", "--partition", "0")
+    assert out["partitions"][0]["offset"] == high0
+    out = cli_json(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "@0")
+    assert [p["offset"] for p in out["partitions"]] == [0, 0]
+    text = cli(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "latest").stdout.decode()
+    assert "reset the offsets of group rg" in text and "PREVIOUS" in text
+    assert cli_json(broker, "group", "describe", "rg")["total_lag"] == 0
+    # a group that never existed can be given offsets too
+    out = cli_json(broker, "group", "reset-offsets", "fresh", "--topic", "again", "--to", "earliest")
+    assert all(p["previous"] is None for p in out["partitions"])
+    assert cli_json(broker, "group", "describe", "fresh")["total_lag"] == 8
+
+    # usage and lookup errors
+    cli(broker, "group", "reset-offsets", "rg", "--to", "earliest", expect=2)
+    cli(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "yesterday", expect=2)
+    p = cli(broker, "group", "reset-offsets", "rg", "--topic", "nope", "--to", "earliest", expect=1)
+    assert b"topic nope does not exist" in p.stderr
+    p = cli(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "earliest", "--partition", "7",
+            expect=1)
+    assert b"has no partition 7" in p.stderr
+
+    # a live member: refused, nothing committed
+    argv = [client_program("runnel"), "consume", "again", "--group", "rg", "--follow", "--timeout-ms", "30000",
+            "--bootstrap", broker.bootstrap]
+    member = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            d = cli_json(broker, "group", "describe", "rg")
+            if d["members"]:
+                break
+            time.sleep(0.3)
+        assert d["members"], d
+        p = cli(broker, "group", "reset-offsets", "rg", "--topic", "again", "--to", "earliest", expect=1)
+        err = p.stderr.decode()
+        assert "cannot reset the offsets of group rg" in err and "active member" in err, err
+    finally:
+        member.terminate()
+        member.communicate(timeout=30)
+    assert cli_json(broker, "group", "describe", "rg")["total_lag"] == 0
+
+
+def test_plugin_check_offline(tmp_path):
+    # the shipped scripts (the default --dir), no broker involved
+    assert cli_json(None, "plugin", "check", "filters/redact.lua") == {
+        "script": "filters/redact.lua", "hook": "filter", "ok": True}
+    assert b"defines partition" in cli(None, "plugin", "check", "partitioners/murmur2.lua").stdout
+    out = json_lines(cli(None, "plugin", "check", "filters/redact.lua", "--records", "--json",
+                         "--config", "produce.filter.fields=pw", input=b'{"id":1,"pw":"x"}\nplain\n'))
+    assert out[0]["verdict"] == "rewrite" and out[0]["value"] == '{"id":1,"pw":"***"}'
+    assert out[0]["headers"] == [{"key": "redacted", "value": "pw"}]
+    assert out[1] == {"line": 2, "verdict": "keep"}
+    parts = json_lines(cli(None, "plugin", "check", "partitioners/murmur2.lua", "--records", "--json",
+                           "--partitions", "4", "--key-separator", ":", input=b"a:1\nb:2\na:3\n"))
+    assert [p["verdict"] for p in parts] == ["partition"] * 3
+    assert parts[0]["partition"] == parts[2]["partition"] and all(0 <= p["partition"] < 4 for p in parts)
+
+    # a script of one's own: verdicts, and a failure on a record exits 1
+    (tmp_path / "f.lua").write_text(
+        'function filter(r)\n'
+        '  if r.value == "drop" then return false end\n'
+        '  if r.value == "no" then return nil, "said no" end\n'
+        '  if r.value == "boom" then error("kaboom") end\n'
+        '  return true\n'
+        'end\n')
+    p = cli(None, "plugin", "check", "f.lua", "--dir", str(tmp_path), "--records", input=b"ok\ndrop\nno\n")
+    assert p.stdout.decode().splitlines() == ["1: keep", "2: drop", "3: reject: said no"]
+    p = cli(None, "plugin", "check", "f.lua", "--dir", str(tmp_path), "--records", input=b"ok\nboom\n", expect=1)
+    assert "2: error: f.lua:4: kaboom" in p.stdout.decode()
+    assert b"f.lua failed on 1 of 2 records" in p.stderr
+
+    (tmp_path / "broken.lua").write_text("function filter(r) return (\n")
+    p = cli(None, "plugin", "check", "broken.lua", "--dir", str(tmp_path), expect=1)
+    assert p.stderr.startswith(b"runnel: ") and b"broken.lua" in p.stderr
+    p = cli(None, "plugin", "check", "nope.lua", "--dir", str(tmp_path), expect=1)
+    assert b"nope.lua" in p.stderr
+    cli(None, "plugin", "check", "f.lua", "--hook", "sideways", expect=2)
