@@ -296,6 +296,16 @@ void rn_engine_close(rn_engine *e) {
 const char *rn_engine_cluster_id(const rn_engine *e) { return e->cluster_id; }
 rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
 
+void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out) {
+    out->memtable_bytes = rn_store_property_sum(e->store, "rocksdb.cur-size-all-mem-tables");
+    out->pending_compaction_bytes =
+        rn_store_property_sum(e->store, "rocksdb.estimate-pending-compaction-bytes");
+    out->live_sst_bytes = rn_store_property_sum(e->store, "rocksdb.live-sst-files-size");
+    out->blob_bytes = rn_store_property_sum(e->store, "rocksdb.total-blob-file-size");
+    out->delayed_write_rate = rn_store_property(e->store, "rocksdb.actual-delayed-write-rate");
+    out->write_stopped = rn_store_property(e->store, "rocksdb.is-write-stopped") != 0;
+}
+
 rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *out) {
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&e->lock);

@@ -242,6 +242,18 @@ void rn_partition_unwatch(rn_partition *p, rn_watcher *w);
 /* A new producer id (never reused, persisted in blocks) with epoch 0. */
 rn_err rn_engine_init_producer_id(rn_engine *e, int64_t *producer_id, int16_t *producer_epoch);
 
+/* ---- storage figures -------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t memtable_bytes;           /* all memtables, every column family */
+    uint64_t pending_compaction_bytes; /* RocksDB's estimate of what compaction must rewrite */
+    uint64_t live_sst_bytes, blob_bytes;
+    uint64_t delayed_write_rate;       /* bytes/s while RocksDB slows writes, 0 otherwise */
+    bool write_stopped;                /* RocksDB stopped writes (a stall) */
+} rn_storage_stats;
+
+void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out);
+
 /* ---- housekeeping ---------------------------------------------------------------- */
 
 /* Apply retention.ms / retention.bytes to every partition now (the retention thread calls

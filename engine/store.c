@@ -147,6 +147,20 @@ rn_err rn_store_open(const char *dir, int log_cfs, size_t block_cache_bytes, rn_
     return RN_KAFKA_NONE;
 }
 
+uint64_t rn_store_property_sum(rn_store *s, const char *prop) {
+    uint64_t total = 0;
+    for (int i = 0; i < s->ncf; i++) {
+        uint64_t v = 0;
+        if (s->cf[i] && rocksdb_property_int_cf(s->db, s->cf[i], prop, &v) == 0) total += v;
+    }
+    return total;
+}
+
+uint64_t rn_store_property(rn_store *s, const char *prop) {
+    uint64_t v = 0;
+    return rocksdb_property_int(s->db, prop, &v) == 0 ? v : 0;
+}
+
 void rn_store_close(rn_store *s) {
     if (!s) return;
     if (s->db) {

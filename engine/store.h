@@ -43,6 +43,11 @@ rn_err rn_store_write(rn_store *s, rn_store_batch *b, bool sync);
  * own, so call it outside any lock. */
 rn_err rn_store_sync_wal(rn_store *s);
 
+/* A RocksDB integer property ("rocksdb.cur-size-all-mem-tables"...) summed over every
+ * column family, or of the database; 0 when RocksDB does not know it. */
+uint64_t rn_store_property_sum(rn_store *s, const char *prop);
+uint64_t rn_store_property(rn_store *s, const char *prop);
+
 /* *val is malloc'd (caller frees) or NULL when the key is absent. */
 rn_err rn_store_get(rn_store *s, int cf, const void *k, size_t kl, char **val, size_t *vl);
 

@@ -43,6 +43,23 @@ const rn_api *rn_api_table(int *count) {
     return rn_apis;
 }
 
+int16_t rn_api_wire(rn_request *req, rn_err err) {
+    int16_t code = rn_err_wire(err);
+    if (code == 0) return 0;
+    for (int i = 0; i < req->nerrors; i++)
+        if (req->errors[i].code == code) {
+            req->errors[i].count++;
+            return code;
+        }
+    int n = (int)(sizeof req->errors / sizeof req->errors[0]);
+    if (req->nerrors < n) {
+        req->errors[req->nerrors].code = code;
+        req->errors[req->nerrors].count = 1;
+        req->nerrors++;
+    }
+    return code;
+}
+
 char *rn_api_read_name(rn_request *req, rn_reader *r) {
     rn_bytes name;
     if (rn_read_string(r, &name) != 0) {

@@ -41,6 +41,12 @@ struct rn_request {
     void (*cancel)(rn_request *req);
     void *handler_state;
     rn_request *next;        /* the connection's in-order queue */
+    /* Error codes this response carries, counted for /metrics when it leaves. */
+    struct {
+        int16_t code;
+        uint32_t count;
+    } errors[8];
+    int nerrors;
 };
 
 typedef enum rn_api_result (*rn_api_handler)(rn_request *req);
@@ -52,6 +58,10 @@ typedef struct rn_api {
     int16_t flexible_from;            /* first flexible version, or -1 */
     rn_api_handler handler;
 } rn_api;
+
+/* An error as the response carries it (rn_err_wire), counted for the request's metrics:
+ * handlers write every error code through this. */
+int16_t rn_api_wire(rn_request *req, rn_err err);
 
 /* The row for key, or NULL. */
 const rn_api *rn_api_find(int16_t key);

@@ -66,7 +66,7 @@ static enum rn_api_result alter(rn_request *req, bool incremental) {
             err = RN_KAFKA_INVALID_REQUEST;
             snprintf(message, sizeof message, "resource type %d is not supported", res[i].type);
         }
-        rn_write_i16(w, rn_err_wire(err));
+        rn_write_i16(w, rn_api_wire(req, err));
         rn_write_string(w, err ? (message[0] ? message : rn_err_message(err)) : NULL);
         rn_write_i8(w, res[i].type);
         rn_write_string(w, res[i].name);

@@ -54,7 +54,7 @@ enum rn_api_result rn_api_create_partitions(rn_request *req) {
                                                    sizeof g[i].message);
         }
         rn_write_string(w, g[i].name);
-        rn_write_i16(w, rn_err_wire(g[i].err));
+        rn_write_i16(w, rn_api_wire(req, g[i].err));
         rn_write_string(w, g[i].err ? (g[i].message[0] ? g[i].message : rn_err_message(g[i].err))
                                     : NULL);
     }

@@ -105,7 +105,7 @@ enum rn_api_result rn_api_create_topics(rn_request *req) {
     rn_write_array_len(w, ntopics);
     for (int32_t t = 0; t < ntopics; t++) {
         rn_write_string(w, res[t].name);
-        rn_write_i16(w, rn_err_wire(res[t].err));
+        rn_write_i16(w, rn_api_wire(req, res[t].err));
         if (v >= 1)
             rn_write_string(w, res[t].err ? (res[t].message[0] ? res[t].message
                                                                  : rn_err_message(res[t].err))

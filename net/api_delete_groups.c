@@ -16,7 +16,7 @@ enum rn_api_result rn_api_delete_groups(rn_request *req) {
     rn_write_array_len(w, n > 0 ? n : 0);
     for (int32_t i = 0; i < n; i++) {
         rn_write_string(w, ids[i]);
-        rn_write_i16(w, rn_err_wire(rn_coordinator_delete_group(rn_api_coordinator(req), ids[i])));
+        rn_write_i16(w, rn_api_wire(req, rn_coordinator_delete_group(rn_api_coordinator(req), ids[i])));
         rn_write_tags(w);
     }
     rn_write_tags(w);

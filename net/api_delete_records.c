@@ -49,7 +49,7 @@ enum rn_api_result rn_api_delete_records(rn_request *req) {
             if (p) err = rn_partition_delete_records(p, dels[t][i].offset, &low);
             rn_write_i32(w, dels[t][i].index);
             rn_write_i64(w, low);
-            rn_write_i16(w, rn_err_wire(err));
+            rn_write_i16(w, rn_api_wire(req, err));
         }
     }
     return RN_API_DONE;

@@ -23,7 +23,7 @@ enum rn_api_result rn_api_delete_topics(rn_request *req) {
         rn_err err = o->delete_topic_enable ? rn_engine_delete_topic(o->engine, names[i])
                                             : RN_KAFKA_TOPIC_DELETION_DISABLED;
         rn_write_string(w, names[i]);
-        rn_write_i16(w, rn_err_wire(err));
+        rn_write_i16(w, rn_api_wire(req, err));
     }
     return RN_API_DONE;
 err_parse:

@@ -26,7 +26,7 @@ enum rn_api_result rn_api_describe_groups(rn_request *req) {
         rn_group_description d;
         rn_err err = ids[i][0] ? rn_coordinator_describe(rn_api_coordinator(req), ids[i], &d)
                                : RN_KAFKA_INVALID_GROUP_ID;
-        rn_write_i16(w, rn_err_wire(err));
+        rn_write_i16(w, rn_api_wire(req, err));
         rn_write_string(w, ids[i]);
         rn_write_string(w, err ? "" : d.state);
         rn_write_string(w, err ? "" : d.protocol_type);

@@ -129,6 +129,7 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
     rn_writer *w = &req->resp;
     w->len = 0;
     w->failed = false;
+    req->nerrors = 0; /* a parked fetch is built again: count what is sent */
     size_t total = 0;
     *any_error = false;
 
@@ -137,7 +138,7 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
 
     if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
     if (v >= 7) {
-        rn_write_i16(w, rn_err_wire(top_err));
+        rn_write_i16(w, rn_api_wire(req, top_err));
         rn_write_i32(w, 0); /* session_id: sessionless */
     }
     if (top_err) {
@@ -192,8 +193,9 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
             rn_write_i32_at(w, len_pos, (int32_t)written);
             if (!w->failed) {
                 uint8_t *b = w->buf;
-                b[err_pos] = (uint8_t)((uint16_t)rn_err_wire(err) >> 8);
-                b[err_pos + 1] = (uint8_t)rn_err_wire(err);
+                int16_t code = rn_api_wire(req, err);
+                b[err_pos] = (uint8_t)((uint16_t)code >> 8);
+                b[err_pos + 1] = (uint8_t)code;
                 int64_t vals[3] = {off.high_watermark, off.last_stable_offset,
                                    off.log_start_offset};
                 int nvals = v >= 5 ? 3 : v >= 4 ? 2 : 1;

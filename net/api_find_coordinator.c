@@ -25,7 +25,7 @@ enum rn_api_result rn_api_find_coordinator(rn_request *req) {
     }
     rn_writer *w = &req->resp;
     if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_i16(w, rn_err_wire(err));
+    rn_write_i16(w, rn_api_wire(req, err));
     if (v >= 1) rn_write_string(w, msg);
     rn_write_i32(w, err ? -1 : o->node_id);
     rn_write_string(w, err ? "" : adv->host);

@@ -16,7 +16,7 @@ enum rn_api_result rn_api_heartbeat(rn_request *req) {
                                           instance_id, generation_id);
     rn_writer *w = &req->resp;
     if (req->api_version >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_i16(w, rn_err_wire(err));
+    rn_write_i16(w, rn_api_wire(req, err));
     rn_write_tags(w);
     return RN_API_DONE;
 err_parse:

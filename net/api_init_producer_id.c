@@ -27,7 +27,7 @@ enum rn_api_result rn_api_init_producer_id(rn_request *req) {
     }
     rn_writer *w = &req->resp;
     rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_i16(w, rn_err_wire(err));
+    rn_write_i16(w, rn_api_wire(req, err));
     rn_write_i64(w, producer_id);
     rn_write_i16(w, producer_epoch);
     rn_write_tags(w);

@@ -10,7 +10,7 @@ static void join_respond(rn_group_wait *gw) {
     const rn_join_result *res = &gw->waiter.join;
     rn_writer *w = &req->resp;
     if (v >= 2) rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_i16(w, rn_err_wire(res->error));
+    rn_write_i16(w, rn_api_wire(req, res->error));
     rn_write_i32(w, res->error ? -1 : res->generation_id);
     /* protocol_name is not nullable before v7 */
     rn_write_string(w, res->protocol_name ? res->protocol_name : "");

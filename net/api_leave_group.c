@@ -14,7 +14,7 @@ enum rn_api_result rn_api_leave_group(rn_request *req) {
         if (!member_id) goto err_parse;
         rn_err err = rn_coordinator_leave(c, group_id, member_id, NULL);
         if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
-        rn_write_i16(w, rn_err_wire(err));
+        rn_write_i16(w, rn_api_wire(req, err));
         return RN_API_DONE;
     }
     int32_t n;
@@ -29,13 +29,13 @@ enum rn_api_result rn_api_leave_group(rn_request *req) {
     RN_R_TAGS(r);
     rn_write_i32(w, 0); /* throttle_time_ms */
     rn_err top = group_id[0] ? RN_KAFKA_NONE : RN_KAFKA_INVALID_GROUP_ID;
-    rn_write_i16(w, rn_err_wire(top));
+    rn_write_i16(w, rn_api_wire(req, top));
     rn_write_array_len(w, top ? 0 : (n > 0 ? n : 0));
     for (int32_t i = 0; !top && i < n; i++) {
         rn_err err = rn_coordinator_leave(c, group_id, ids[2 * i], ids[2 * i + 1]);
         rn_write_string(w, ids[2 * i]);
         rn_write_string(w, ids[2 * i + 1]);
-        rn_write_i16(w, rn_err_wire(err));
+        rn_write_i16(w, rn_api_wire(req, err));
         rn_write_tags(w);
     }
     rn_write_tags(w);

@@ -8,7 +8,7 @@ enum rn_api_result rn_api_list_groups(rn_request *req) {
     rn_err err = rn_coordinator_list(rn_api_coordinator(req), &l, &n);
     rn_writer *w = &req->resp;
     if (req->api_version >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_i16(w, rn_err_wire(err));
+    rn_write_i16(w, rn_api_wire(req, err));
     rn_write_array_len(w, err ? 0 : n);
     for (int i = 0; !err && i < n; i++) {
         rn_write_string(w, l[i].group_id);

@@ -88,7 +88,7 @@ enum rn_api_result rn_api_list_offsets(rn_request *req) {
             list_partition *lp = &parts[t][i];
             list_one(e, names[t], lp);
             rn_write_i32(w, lp->index);
-            rn_write_i16(w, rn_err_wire(lp->err));
+            rn_write_i16(w, rn_api_wire(req, lp->err));
             if (v == 0) {
                 bool have = !lp->err && lp->found_offset >= 0;
                 rn_write_array_len(w, have ? 1 : 0);

@@ -30,8 +30,8 @@ static void write_topic(rn_writer *w, int16_t v, const rn_topic_meta *t, int32_t
     rn_write_tags(w);
 }
 
-static void write_topic_error(rn_writer *w, int16_t v, const char *name, rn_err err) {
-    rn_write_i16(w, rn_err_wire(err));
+static void write_topic_error(rn_request *req, rn_writer *w, int16_t v, const char *name, rn_err err) {
+    rn_write_i16(w, rn_api_wire(req, err));
     rn_write_string(w, name);
     if (v >= 1) rn_write_bool(w, false);
     rn_write_array_len(w, 0);
@@ -133,7 +133,7 @@ enum rn_api_result rn_api_metadata(rn_request *req) {
                       : !rn_topic_name_valid(names[i], strlen(names[i]))
                           ? RN_KAFKA_INVALID_TOPIC_EXCEPTION
                           : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
-        write_topic_error(w, v, names[i], terr);
+        write_topic_error(req, w, v, names[i], terr);
     }
     if (v >= 8) rn_write_i32(w, INT32_MIN); /* cluster_authorized_operations */
     rn_write_tags(w);

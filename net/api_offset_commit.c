@@ -81,7 +81,7 @@ enum rn_api_result rn_api_offset_commit(rn_request *req) {
         for (int32_t i = 0; i < topics[t].count; i++) {
             const rn_offset_commit *e = &entries[topics[t].first + i];
             rn_write_i32(w, e->partition);
-            rn_write_i16(w, rn_err_wire(top ? top : e->error));
+            rn_write_i16(w, rn_api_wire(req, top ? top : e->error));
             rn_write_tags(w);
         }
         rn_write_tags(w);

@@ -44,7 +44,7 @@ enum rn_api_result rn_api_offset_delete(rn_request *req) {
     rn_err top = rn_coordinator_delete_offsets(rn_api_coordinator(req), group_id, entries,
                                                (int)total);
     rn_writer *w = &req->resp;
-    rn_write_i16(w, rn_err_wire(top));
+    rn_write_i16(w, rn_api_wire(req, top));
     rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, top ? 0 : (ntopics > 0 ? ntopics : 0));
     for (int32_t t = 0; !top && t < ntopics; t++) {
@@ -52,7 +52,7 @@ enum rn_api_result rn_api_offset_delete(rn_request *req) {
         rn_write_array_len(w, topics[t].count);
         for (int32_t i = 0; i < topics[t].count; i++) {
             rn_write_i32(w, entries[topics[t].first + i].partition);
-            rn_write_i16(w, rn_err_wire(entries[topics[t].first + i].error));
+            rn_write_i16(w, rn_api_wire(req, entries[topics[t].first + i].error));
         }
     }
     return RN_API_DONE;

@@ -5,14 +5,14 @@
 
 #include "api_group.h"
 
-static void write_partition(rn_writer *w, int16_t v, int32_t partition, int64_t offset,
+static void write_partition(rn_request *req, rn_writer *w, int16_t v, int32_t partition, int64_t offset,
                             int32_t leader_epoch, const char *metadata, rn_err err) {
     rn_write_i32(w, partition);
     rn_write_i64(w, offset);
     if (v >= 5) rn_write_i32(w, leader_epoch);
     /* metadata is nullable in the schema, but clients expect "" for none */
     rn_write_string(w, metadata ? metadata : "");
-    rn_write_i16(w, rn_err_wire(err));
+    rn_write_i16(w, rn_api_wire(req, err));
     rn_write_tags(w);
 }
 
@@ -45,7 +45,7 @@ enum rn_api_result rn_api_offset_fetch(rn_request *req) {
             rn_write_string(w, all[i].topic);
             rn_write_array_len(w, j - i);
             for (int k = i; k < j; k++)
-                write_partition(w, v, all[k].partition, all[k].offset, all[k].leader_epoch,
+                write_partition(req, w, v, all[k].partition, all[k].offset, all[k].leader_epoch,
                                 all[k].metadata, RN_KAFKA_NONE);
             rn_write_tags(w);
             i = j;
@@ -68,7 +68,7 @@ enum rn_api_result rn_api_offset_fetch(rn_request *req) {
                 rn_err err = top;
                 if (!err) err = rn_coordinator_committed(c, group_id, topic, partition, &o);
                 /* v0-1 have no group-level error: it goes on every partition */
-                write_partition(w, v, partition, err ? -1 : o.offset, err ? -1 : o.leader_epoch,
+                write_partition(req, w, v, partition, err ? -1 : o.offset, err ? -1 : o.leader_epoch,
                                 err ? NULL : o.metadata, v < 2 || err != top ? err : RN_KAFKA_NONE);
                 rn_committed_offset_clear(&o);
             }
@@ -77,7 +77,7 @@ enum rn_api_result rn_api_offset_fetch(rn_request *req) {
         }
         RN_R_TAGS(r);
     }
-    if (v >= 2) rn_write_i16(w, rn_err_wire(top));
+    if (v >= 2) rn_write_i16(w, rn_api_wire(req, top));
     rn_write_tags(w);
     return RN_API_DONE;
 err_parse:

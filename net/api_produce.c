@@ -167,7 +167,7 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         for (int32_t i = 0; i < topics[t].npartitions; i++) {
             const produce_partition *pp = &topics[t].partitions[i];
             rn_write_i32(w, pp->index);
-            rn_write_i16(w, rn_err_wire(pp->err));
+            rn_write_i16(w, rn_api_wire(req, pp->err));
             rn_write_i64(w, pp->res.base_offset);
             if (v >= 2) rn_write_i64(w, pp->res.log_append_time);
             if (v >= 5) rn_write_i64(w, pp->res.log_start_offset);

@@ -8,7 +8,7 @@ static void sync_respond(rn_group_wait *gw) {
     const rn_sync_result *res = &gw->waiter.sync;
     rn_writer *w = &req->resp;
     if (req->api_version >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_i16(w, rn_err_wire(res->error));
+    rn_write_i16(w, rn_api_wire(req, res->error));
     rn_write_bytes(w, res->error ? NULL : res->assignment,
                    res->error ? 0 : (int32_t)res->assignment_len);
     rn_write_tags(w);

@@ -74,9 +74,11 @@ static void conn_flush(rn_conn *c) {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     while (c->head && c->head->state != RN_REQ_RUNNING) {
         rn_request *req = c->head;
-        rn_metrics_request(rn_server_metrics(c->thread->server), req->api_key,
-                           now_us() - req->received_us, req->frame_len + 4,
+        rn_metrics *m = rn_server_metrics(c->thread->server);
+        rn_metrics_request(m, req->api_key, now_us() - req->received_us, req->frame_len + 4,
                            req->state == RN_REQ_DONE ? req->resp.len + 9 : 0);
+        for (int i = 0; i < req->nerrors; i++)
+            rn_metrics_errors(m, req->api_key, req->errors[i].code, req->errors[i].count);
         if (req->state == RN_REQ_DONE && !req->resp.failed) {
             /* Response header v0 is the correlation id; v1 (flexible responses) adds a
              * tag section, except ApiVersions, whose header stays v0 so a client can
@@ -147,6 +149,16 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
     RN_R_I16(&h, &req->api_version);
     RN_R_I32(&h, &req->correlation_id);
     RN_R_STR(&h, &req->client_id); /* request header v1/v2: always a classic string */
+    if (!c->client_id[0] && req->client_id.len > 0) {
+        /* Printable characters only: it goes into log lines. */
+        size_t n = 0;
+        for (int32_t i = 0; i < req->client_id.len && n < sizeof c->client_id - 1; i++) {
+            uint8_t ch = req->client_id.ptr[i];
+            c->client_id[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+        }
+        c->client_id[n] = 0;
+        rn_log_debug("%s: client id %s", c->peer, c->client_id);
+    }
 
     req->api = rn_api_find(req->api_key);
     bool flexible = req->api && rn_api_flexible(req->api, req->api_version);
@@ -316,7 +328,11 @@ void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener) {
 }
 
 void rn_conn_close(rn_conn *c, const char *why) {
-    if (why) rn_log_info("%s: closing connection: %s", c->peer, why);
+    if (why)
+        rn_log_info("%s (client %s): closing connection: %s", c->peer,
+                    c->client_id[0] ? c->client_id : "-", why);
+    else
+        rn_log_debug("%s (client %s): connection closed", c->peer, c->client_id[0] ? c->client_id : "-");
     atomic_fetch_add(&rn_server_metrics(c->thread->server)->connections_closed, 1);
     rn_request *req = c->head;
     while (req) {

@@ -39,6 +39,7 @@ struct rn_conn {
     struct bufferevent *bev;
     int listener;              /* index of the listener that accepted it */
     char peer[64];
+    char client_id[80];        /* from the first request that named one, for logs */
     rn_request *head, *tail;   /* in arrival order */
     int inflight;
     bool paused;               /* reading disabled by back-pressure */

@@ -69,6 +69,18 @@ static void metrics_requests(struct evbuffer *b, rn_metrics *m) {
             evbuffer_add_printf(b, "runnel_requests_total{api=\"%s\"} %llu\n", api->name,
                                 (unsigned long long)atomic_load(&m->api[k].requests));
     }
+    help(b, "runnel_response_errors_total", "counter",
+         "Kafka error codes carried by responses, by API (error=\"-1\" is UNKNOWN_SERVER_ERROR).");
+    for (int k = 0; k < RN_METRICS_API_MAX; k++) {
+        const rn_api *api = rn_api_find((int16_t)k);
+        if (!api) continue;
+        for (int c = 0; c < RN_METRICS_ERROR_MAX; c++) {
+            uint64_t n = atomic_load(&m->api[k].errors[c]);
+            if (n)
+                evbuffer_add_printf(b, "runnel_response_errors_total{api=\"%s\",error=\"%d\"} %llu\n",
+                                    api->name, c == 0 ? -1 : c, (unsigned long long)n);
+        }
+    }
     help(b, "runnel_request_duration_seconds", "histogram",
          "Time from a request's arrival to its answer, by API.");
     for (int k = 0; k < RN_METRICS_API_MAX; k++) {
@@ -202,6 +214,29 @@ static void metrics_plugins(struct evbuffer *b, rn_plugins *p) {
     }
 }
 
+static void metrics_storage(struct evbuffer *b, rn_engine *e) {
+    rn_storage_stats st;
+    rn_engine_storage_stats(e, &st);
+    const struct {
+        const char *name, *doc;
+        uint64_t v;
+    } rows[] = {
+        {"runnel_rocksdb_memtable_bytes", "Bytes in RocksDB memtables (all column families).",
+         st.memtable_bytes},
+        {"runnel_rocksdb_pending_compaction_bytes", "RocksDB's estimate of bytes compaction must rewrite.",
+         st.pending_compaction_bytes},
+        {"runnel_rocksdb_live_sst_bytes", "Bytes of live SST files.", st.live_sst_bytes},
+        {"runnel_rocksdb_blob_bytes", "Bytes of blob files (record batches).", st.blob_bytes},
+        {"runnel_rocksdb_delayed_write_rate", "Bytes/s RocksDB lets writes through while slowing them (0: not slowed).",
+         st.delayed_write_rate},
+        {"runnel_rocksdb_write_stopped", "1 while RocksDB stops writes (a stall).", st.write_stopped},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        help(b, rows[i].name, "gauge", rows[i].doc);
+        evbuffer_add_printf(b, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
+    }
+}
+
 static void on_metrics(struct evhttp_request *r, void *arg) {
     rn_http *h = arg;
     struct evbuffer *b = evbuffer_new();
@@ -210,6 +245,7 @@ static void on_metrics(struct evhttp_request *r, void *arg) {
     metrics_partitions(b, h->opts.engine);
     metrics_groups(b, h->opts.engine);
     metrics_plugins(b, h->opts.plugins);
+    metrics_storage(b, h->opts.engine);
     reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
     evbuffer_free(b);
 }

@@ -16,3 +16,10 @@ void rn_metrics_request(rn_metrics *m, int16_t api_key, int64_t took_us, uint64_
     atomic_fetch_add_explicit(&a->bucket[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->sum_us, took_us > 0 ? (uint64_t)took_us : 0, memory_order_relaxed);
 }
+
+void rn_metrics_errors(rn_metrics *m, int16_t api_key, int16_t code, uint32_t count) {
+    if (api_key < 0 || api_key >= RN_METRICS_API_MAX) return;
+    int c = code < 0 ? 0 : code; /* -1 UNKNOWN_SERVER_ERROR counts in slot 0 */
+    if (c >= RN_METRICS_ERROR_MAX) return;
+    atomic_fetch_add_explicit(&m->api[api_key].errors[c], count, memory_order_relaxed);
+}

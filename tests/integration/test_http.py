@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import run
+from kafka_wire import connect, produce_v7, read_response, record_batch, request
 
 
 def get(broker, path, method="GET"):
@@ -85,6 +86,16 @@ def test_metrics_move_with_traffic(broker_factory):
     assert value(after, "runnel_group_members", group="mgroup", state="Empty") == 0
     assert after[("runnel_lua_calls_total", frozenset())] >= 100
     assert after[("runnel_lua_errors_total", frozenset())] == 0
+    # Error codes carried by responses, and RocksDB's figures.
+    s = connect(broker)
+    s.sendall(request(0, 7, 1, produce_v7("m", 7, record_batch([b"x"]))))  # no partition 7
+    read_response(s)
+    s.close()
+    errs = metrics(broker)
+    assert any(name == "runnel_response_errors_total" and dict(labels).get("error") == "3"
+               for (name, labels) in errs), "no UNKNOWN_TOPIC_OR_PARTITION counted"
+    assert after[("runnel_rocksdb_memtable_bytes", frozenset())] > 0
+    assert ("runnel_rocksdb_write_stopped", frozenset()) in after
     # Scrapes do not disturb the broker: Kafka clients still work.
     run(["kcat", "-b", broker.bootstrap, "-q", "-L"])
 
