@@ -2,6 +2,7 @@
  * listeners, run until SIGINT/SIGTERM, then stop in reverse order. */
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,21 @@ static void usage(FILE *f) {
 }
 
 /* DescribeConfigs on the BROKER resource: every key of the config table. */
+/* The live configuration: DescribeConfigs reads it on network threads while SIGHUP may
+ * change the keys that apply live. */
+static pthread_rwlock_t cfg_lock = PTHREAD_RWLOCK_INITIALIZER;
+
 static rn_err describe_broker_configs(void *ctx, rn_config_entry **out, int *count) {
     const rn_config *c = ctx;
+    pthread_rwlock_rdlock(&cfg_lock);
+    rn_err err = RN_KAFKA_NONE;
     int n = 0;
     for (const rn_config_key *k = rn_config_keys; k->name; k++) n++;
     rn_config_entry *e = calloc((size_t)n, sizeof *e);
-    if (!e) return RN_ERR_NOMEM;
+    if (!e) {
+        pthread_rwlock_unlock(&cfg_lock);
+        return RN_ERR_NOMEM;
+    }
     int i = 0;
     for (const rn_config_key *k = rn_config_keys; k->name; k++, i++) {
         char buf[512];
@@ -55,9 +65,12 @@ static rn_err describe_broker_configs(void *ctx, rn_config_entry **out, int *cou
         e[i].doc = k->doc;
         if (!e[i].name || (v && !e[i].value)) {
             rn_config_entries_free(e, i + 1);
-            return RN_ERR_NOMEM;
+            err = RN_ERR_NOMEM;
+            break;
         }
     }
+    pthread_rwlock_unlock(&cfg_lock);
+    if (err) return err;
     *out = e;
     *count = n;
     return RN_KAFKA_NONE;
@@ -69,14 +82,63 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
     event_base_loopbreak(arg);
 }
 
-/* SIGHUP: re-read the Lua scripts in use; connections stay, a script that fails keeps
- * its previous version running. */
+/* The same sources in the same order as at start: the file, then every --set. */
+static int load_config(rn_config *cfg, const char *path, int argc, char **argv, char *err,
+                       size_t errlen) {
+    rn_config_defaults(cfg);
+    if (path && rn_config_load_file(cfg, path, err, errlen) < 0) return -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--set") != 0) continue;
+        if (rn_config_set(cfg, argv[++i], err, errlen) < 0) return -1;
+    }
+    return rn_config_finish(cfg, err, errlen);
+}
+
+typedef struct {
+    rn_plugins *plugins;
+    rn_config *cfg;
+    const char *path;
+    int argc;
+    char **argv;
+} reload_ctx;
+
+/* SIGHUP: re-read the Lua scripts in use (connections stay; a script that fails keeps
+ * its previous version running), and the configuration: keys that apply live change now
+ * (log.level), the others are named as waiting for a restart. */
 static void on_sighup(evutil_socket_t sig, short what, void *arg) {
     (void)sig;
     (void)what;
+    reload_ctx *rc = arg;
     char report[1024];
-    rn_log_info("received SIGHUP: reloading Lua scripts");
-    rn_plugins_reload(arg, report, sizeof report);
+    rn_log_info("received SIGHUP: reloading Lua scripts and the configuration");
+    rn_plugins_reload(rc->plugins, report, sizeof report);
+    rn_config fresh;
+    char err[1024];
+    if (load_config(&fresh, rc->path, rc->argc, rc->argv, err, sizeof err) < 0) {
+        rn_log_error("configuration not reloaded: %s", err);
+        rn_config_free(&fresh);
+        return;
+    }
+    for (const rn_config_key *k = rn_config_keys; k->name; k++) {
+        char a[512], b[512];
+        const char *was = rn_config_get_text(rc->cfg, k, a, sizeof a);
+        const char *now = rn_config_get_text(&fresh, k, b, sizeof b);
+        if (!was || !now || strcmp(was, now) == 0) continue;
+        if (strcmp(k->name, "log.level") == 0) {
+            char *v = strdup(now);
+            if (!v) continue;
+            pthread_rwlock_wrlock(&cfg_lock);
+            free(rc->cfg->log_level);
+            rc->cfg->log_level = v;
+            pthread_rwlock_unlock(&cfg_lock);
+            rn_log_set_level((enum rn_log_level)rn_log_level_parse(v));
+            rn_log_info("log.level is now %s", v);
+        } else {
+            rn_log_warn("%s changed from %s to %s: it takes effect at the next start", k->name,
+                        was, now);
+        }
+    }
+    rn_config_free(&fresh);
 }
 
 static int check_script(void *ctx, const char *script, const char *fn, char *err, size_t errlen) {
@@ -116,18 +178,8 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
-    if (config_path && rn_config_load_file(&cfg, config_path, err, sizeof err) < 0) {
-        fprintf(stderr, "runnel-server: %s\n", err);
-        goto out;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--set") != 0) continue;
-        if (rn_config_set(&cfg, argv[++i], err, sizeof err) < 0) {
-            fprintf(stderr, "runnel-server: %s\n", err);
-            goto out;
-        }
-    }
-    if (rn_config_finish(&cfg, err, sizeof err) < 0) {
+    rn_config_free(&cfg);
+    if (load_config(&cfg, config_path, argc, argv, err, sizeof err) < 0) {
         fprintf(stderr, "runnel-server: %s\n", err);
         goto out;
     }
@@ -248,7 +300,8 @@ int main(int argc, char **argv) {
     }
     struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
-    struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, plugins);
+    reload_ctx reload = {plugins, &cfg, config_path, argc, argv};
+    struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, &reload);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     event_add(sighup, NULL);

@@ -132,3 +132,50 @@ def test_plugin_reload_through_the_admin_path(broker_factory):
         assert stats["reloads"] == 1 and stats["reload_failures"] == 1 and stats["calls"] >= 3
     finally:
         shutil.rmtree(plugins, ignore_errors=True)
+
+
+def test_sighup_applies_live_config_keys_and_names_the_rest(tmp_path):
+    """SIGHUP re-reads the configuration file: log.level applies at once (and DescribeConfigs
+    shows it), a key that needs a restart is named in the log, a broken file changes
+    nothing."""
+    import signal
+    import time
+
+    from conftest import ROOT, Broker
+    conf = tmp_path / "runnel.conf"
+    base = open(os.path.join(ROOT, "conf", "runnel.conf")).read()
+    conf.write_text(base)
+
+    class FileBroker(Broker):
+        def argv(self):
+            argv = super().argv()
+            argv[argv.index("-c") + 1] = str(conf)
+            return argv
+
+    b = FileBroker(str(tmp_path))
+    b.settings.pop("log.level", None)  # the file decides it
+    b.start()
+    try:
+        conf.write_text(base.replace("log.level=info", "log.level=debug").replace("num.partitions=1", "num.partitions=3"))
+        b.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and "log.level is now debug" not in b.read_log():
+            time.sleep(0.1)
+        log = b.read_log()
+        assert "log.level is now debug" in log
+        assert "num.partitions changed from 1 to 3: it takes effect at the next start" in log
+        a = AdminClient({"bootstrap.servers": b.bootstrap})
+        from confluent_kafka.admin import ConfigResource
+        res = a.describe_configs([ConfigResource(ConfigResource.Type.BROKER, "1")])
+        cfg = list(res.values())[0].result(10)
+        assert cfg["log.level"].value == "debug"
+        conf.write_text(base + "\nno.such.key=1\n")
+        b.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and "configuration not reloaded" not in b.read_log():
+            time.sleep(0.1)
+        assert "unknown key 'no.such.key'" in b.read_log()
+        assert b.alive()
+    finally:
+        b.stop()
+    assert not b.sanitizer_findings()
