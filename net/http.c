@@ -212,6 +212,8 @@ static void metrics_plugins(struct evbuffer *b, rn_plugins *p) {
         help(b, rows[i].name, "counter", rows[i].doc);
         evbuffer_add_printf(b, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
     }
+    help(b, "runnel_lua_seconds_total", "counter", "Time spent in Lua hook calls.");
+    evbuffer_add_printf(b, "runnel_lua_seconds_total %.6f\n", (double)s.time_us / 1e6);
 }
 
 static void metrics_storage(struct evbuffer *b, rn_engine *e) {
@@ -272,10 +274,12 @@ static void on_plugins(struct evhttp_request *r, void *arg) {
     if (!b) return;
     evbuffer_add_printf(b,
                         "{\"calls\": %llu, \"errors\": %llu, \"budget_exceeded\": %llu, "
-                        "\"memory_exceeded\": %llu, \"reloads\": %llu, \"reload_failures\": %llu}\n",
+                        "\"memory_exceeded\": %llu, \"reloads\": %llu, \"reload_failures\": %llu, "
+                        "\"seconds\": %.6f}\n",
                         (unsigned long long)s.calls, (unsigned long long)s.errors,
                         (unsigned long long)s.budget_exceeded, (unsigned long long)s.memory_exceeded,
-                        (unsigned long long)s.reloads, (unsigned long long)s.reload_failures);
+                        (unsigned long long)s.reloads, (unsigned long long)s.reload_failures,
+                        (double)s.time_us / 1e6);
     reply(r, 200, "application/json", b);
     evbuffer_free(b);
 }

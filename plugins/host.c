@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rnlog.h"
 #include "vm.h"
@@ -36,6 +37,7 @@ struct rn_plugins {
     int nscripts, cap;
     rn_vm *vms;
     _Atomic uint64_t calls, errors, budget_exceeded, memory_exceeded, reloads, reload_failures;
+    _Atomic uint64_t time_us;
 };
 
 /* lua_getfield without metamethods: tables a script returns (or its environment) may
@@ -442,6 +444,7 @@ void rn_plugins_get_stats(rn_plugins *p, rn_plugins_stats *o) {
     o->memory_exceeded = atomic_load(&p->memory_exceeded);
     o->reloads = atomic_load(&p->reloads);
     o->reload_failures = atomic_load(&p->reload_failures);
+    o->time_us = atomic_load(&p->time_us);
 }
 
 /* ---- records across the boundary -------------------------------------------------- */
@@ -557,10 +560,15 @@ static void count_failure(rn_plugins *p, rn_vm *vm) {
     }
 }
 
-rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_record *rec,
-                            int32_t count, const rn_plugin_config *config, int32_t *index,
-                            char *err, size_t errlen) {
-    atomic_fetch_add(&p->calls, 1);
+static int64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static rn_err partition_call(rn_plugins *p, const char *script, const rn_plugin_record *rec,
+                             int32_t count, const rn_plugin_config *config, int32_t *index,
+                             char *err, size_t errlen) {
     rn_vm *vm = thread_vm(p);
     if (!vm) {
         snprintf(err, errlen, "plugins: out of memory");
@@ -726,11 +734,10 @@ static int read_record(lua_State *L, const rn_plugin_record *orig, rn_plugin_rec
     return 0;
 }
 
-enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
-                                         const rn_plugin_record *rec,
-                                         const rn_plugin_config *config,
-                                         rn_plugin_record_out *out, char *err, size_t errlen) {
-    atomic_fetch_add(&p->calls, 1);
+static enum rn_filter_verdict filter_call(rn_plugins *p, const char *script,
+                                          const rn_plugin_record *rec,
+                                          const rn_plugin_config *config,
+                                          rn_plugin_record_out *out, char *err, size_t errlen) {
     out->mem = NULL;
     rn_vm *vm = thread_vm(p);
     if (!vm) {
@@ -771,5 +778,26 @@ enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
         v = RN_FILTER_ERROR;
     }
     lua_settop(L, top);
+    return v;
+}
+
+rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_record *rec,
+                            int32_t count, const rn_plugin_config *config, int32_t *index,
+                            char *err, size_t errlen) {
+    atomic_fetch_add(&p->calls, 1);
+    int64_t t0 = mono_us();
+    rn_err e = partition_call(p, script, rec, count, config, index, err, errlen);
+    atomic_fetch_add(&p->time_us, (uint64_t)(mono_us() - t0));
+    return e;
+}
+
+enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
+                                         const rn_plugin_record *rec,
+                                         const rn_plugin_config *config,
+                                         rn_plugin_record_out *out, char *err, size_t errlen) {
+    atomic_fetch_add(&p->calls, 1);
+    int64_t t0 = mono_us();
+    enum rn_filter_verdict v = filter_call(p, script, rec, config, out, err, errlen);
+    atomic_fetch_add(&p->time_us, (uint64_t)(mono_us() - t0));
     return v;
 }

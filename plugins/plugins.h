@@ -116,6 +116,7 @@ enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
 /* Counters since open (for metrics and tests). */
 typedef struct {
     uint64_t calls, errors, budget_exceeded, memory_exceeded, reloads, reload_failures;
+    uint64_t time_us; /* spent in hook calls (building arguments, the script, results) */
 } rn_plugins_stats;
 void rn_plugins_get_stats(rn_plugins *p, rn_plugins_stats *out);
 

@@ -86,6 +86,7 @@ def test_metrics_move_with_traffic(broker_factory):
     assert value(after, "runnel_group_members", group="mgroup", state="Empty") == 0
     assert after[("runnel_lua_calls_total", frozenset())] >= 100
     assert after[("runnel_lua_errors_total", frozenset())] == 0
+    assert after[("runnel_lua_seconds_total", frozenset())] > 0
     # Error codes carried by responses, and RocksDB's figures.
     s = connect(broker)
     s.sendall(request(0, 7, 1, produce_v7("m", 7, record_batch([b"x"]))))  # no partition 7
