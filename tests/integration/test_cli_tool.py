@@ -418,3 +418,59 @@ def test_plugin_check_offline(tmp_path):
     p = cli(None, "plugin", "check", "nope.lua", "--dir", str(tmp_path), expect=1)
     assert b"nope.lua" in p.stderr
     cli(None, "plugin", "check", "f.lua", "--hook", "sideways", expect=2)
+
+
+def test_bench_produce_then_consume(broker):
+    out = cli_json(broker, "bench", "produce", "bt", "--count", "20000", "--size", "100", "--keys", "100",
+                   "--partitions", "3")
+    assert out["topic"] == "bt" and out["records"] == 20000 and out["errors"] == 0
+    assert out["bytes"] == 20000 * 100  # values only
+    assert out["seconds"] > 0 and out["records_per_sec"] > 0 and out["mb_per_sec"] > 0
+    assert 0 <= out["latency_p50_ms"] <= out["latency_p95_ms"] <= out["latency_p99_ms"] <= out["latency_max_ms"]
+    d = cli_json(broker, "topic", "describe", "bt")
+    assert len(d["partitions"]) == 3
+    assert sum(p["high"] for p in d["partitions"]) == 20000
+
+    # without --count/--duration: every partition to its end, exactly what is there
+    out = cli_json(broker, "bench", "consume", "bt")
+    assert out["records"] == 20000 and out["bytes"] == 20000 * 100 and out["errors"] == 0
+    assert out["records_per_sec"] > 0
+    assert 0 <= out["latency_p50_ms"] <= out["latency_p99_ms"] <= out["latency_max_ms"]
+    out = cli_json(broker, "bench", "consume", "bt", "--group", "bench", "--count", "500")
+    assert out["records"] == 500
+
+    # the human summary; the options reach the client (an existing topic needs no --partitions)
+    p = cli(broker, "bench", "produce", "bt", "--count", "1000", "--size", "10", "--acks", "1",
+            "--compression", "lz4", "--linger-ms", "1", "--batch-size", "65536")
+    text = p.stdout.decode()
+    assert "produced 1,000 records" in text and "rec/s" in text and "p99" in text, text
+    p = cli(broker, "bench", "consume", "bt", "--duration", "1.5")
+    text = p.stdout.decode()
+    assert "consumed 21,000 records" in text and "rec/s" in text, text
+    # a second's progress line went to stderr (not a TTY: one line each, no \r)
+    assert b"rec/s" in p.stderr and b"\r" not in p.stderr
+
+
+def test_bench_errors_and_bad_usage(broker):
+    for args in (["produce", "bt", "--count", "0"], ["produce", "bt", "--count", "5", "--duration", "1"],
+                 ["produce", "bt", "--duration", "soon"], ["produce", "bt", "--acks", "2"],
+                 ["produce", "bt", "--size", "-1"], ["produce", "bt", "--keys", "x"],
+                 ["produce", "bt", "--compression", "brotli"], ["produce", "bt", "--partitions", "0"],
+                 ["produce", "bt", "--nope"], ["produce"], ["consume", "bt", "--duration", "0"],
+                 ["consume", "bt", "--size", "10"], ["consume", "bt", "--group", ""]):
+        p = cli(broker, "bench", *args, expect=2)
+        assert p.stderr.startswith(b"runnel: ") and b"usage: runnel bench" in p.stderr, args
+    assert b"bench produce" in cli(broker, "bench", expect=2).stderr
+
+    p = cli(broker, "bench", "produce", "missing", "--count", "10", expect=1)
+    assert b"topic missing does not exist" in p.stderr
+    cli(broker, "bench", "consume", "missing", expect=1)
+
+    # records the broker refuses are delivery errors: exit 1, counted in the summary
+    cli(broker, "topic", "create", "small", "--partitions", "1", "--config", "max.message.bytes=1000")
+    p = cli(broker, "bench", "produce", "small", "--count", "5", "--size", "2000", "--json", expect=1)
+    out = json.loads(p.stdout)
+    assert out["records"] == 0 and out["errors"] == 5
+    assert b"5 of 5 records to small failed" in p.stderr
+    # an empty topic: nothing to read, done at once
+    assert cli_json(broker, "bench", "consume", "small")["records"] == 0
