@@ -260,30 +260,37 @@ def test_hot_reload_while_producing(broker_factory):
         broker = broker_factory(plugins_dir=plugins)
         create(broker, "tagged", 1, produce_filter_script="tag.lua")
         p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 2})
-        errors, stop, sent = [], threading.Event(), [0]
+        errors, stop, sent, acked = [], threading.Event(), [0], [0]
+
+        def report(e, m):
+            if e:
+                errors.append(e)
+            else:
+                acked[0] += 1
 
         def produce():
             while not stop.is_set():
-                p.produce("tagged", value=b"%d" % sent[0], on_delivery=lambda e, m: e and errors.append(e))
+                p.produce("tagged", value=b"%d" % sent[0], on_delivery=report)
                 sent[0] += 1
                 p.poll(0)
                 time.sleep(0.002)
-            p.flush(20)
+            p.flush(30)
 
         th = threading.Thread(target=produce)
         th.start()
-        time.sleep(1.0)
+        # Version 1 is in use before anything changes (however slow the machine).
+        wait_until(lambda: acked[0] >= 50, 30, "records under version 1")
         # A broken version first: it is refused and version 1 keeps running.
         write(script, "function filter(r) return (\n")
         broker.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        wait_until(lambda: "reload of tag.lua failed" in broker.read_log(), 10, "the refused reload")
         write(script, version % "2")
         broker.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: "reloaded tag.lua (version 2)" in broker.read_log(), 10, "the reload")
         marker = sent[0]
-        time.sleep(1.0)
+        wait_until(lambda: acked[0] >= marker + 50, 30, "records after the reload")
         stop.set()
-        th.join(30)
+        th.join(60)
         assert errors == []
         recs = read_all(broker, "tagged", 1)[0]
         assert len(recs) == sent[0]
