@@ -1,0 +1,55 @@
+/* common.h: what the shop services share: command-line config, librdkafka setup,
+ * JSON building with snprintf and a tiny reader for the flat JSON objects the demo uses. */
+#ifndef SHOP_COMMON_H
+#define SHOP_COMMON_H
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+extern volatile sig_atomic_t shop_stop; /* set by SIGINT/SIGTERM */
+
+struct shop_opts {
+    const char *bootstrap; /* --bootstrap, default localhost:9092 */
+    bool json;             /* --json */
+    long generate;         /* --generate N */
+    double rate;           /* --rate R (records/s, 0: as fast as possible) */
+    const char *http;      /* --http HOST:PORT (order-service) */
+    const char *name;      /* the program's name, for logs */
+};
+
+/* Parses --bootstrap, --json, --generate, --rate, --http; exits 2 on anything else. */
+void shop_parse_args(struct shop_opts *o, int argc, char **argv, const char *usage);
+void shop_install_signals(void);
+
+/* A producer / a consumer in group `group` subscribed to the topics (NULL-terminated).
+ * The consumer does not commit by itself: the caller commits after its work is done. */
+rd_kafka_t *shop_producer(const struct shop_opts *o, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                          bool one_record_per_batch);
+rd_kafka_t *shop_consumer(const struct shop_opts *o, const char *group, const char *const *topics);
+
+/* Tiny JSON field reader for flat objects: the raw text of a top-level field.
+ * json_str copies a string field (no escape handling beyond \" and \\); json_num parses a
+ * number. Both return false when the field is absent or of another kind. */
+bool json_str(const char *json, size_t len, const char *field, char *out, size_t outlen);
+bool json_num(const char *json, size_t len, const char *field, double *out);
+
+/* snprintf into a buffer, exits on truncation (the demo's objects are small). */
+int jfmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Produce a value with a key; returns 0 or the librdkafka error. */
+rd_kafka_resp_err_t shop_produce(rd_kafka_t *p, const char *topic, const char *key, const char *value);
+
+void shop_log(const struct shop_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
+
+/* The consume loop every consumer service runs: handle(m) for each record; after a
+ * burst (or 100 records) the producer `p` (if any) is flushed and, only if all its records
+ * were delivered, the consumer's positions are committed: at least once. Returns on
+ * SIGINT/SIGTERM (after a last flush and commit) or exits 1 on a failed delivery. */
+void shop_consume_loop(const struct shop_opts *o, rd_kafka_t *k, rd_kafka_t *p,
+                       void (*handle)(const rd_kafka_message_t *m));
+/* A delivery callback for shop_consume_loop's producers: counts failures. */
+void shop_count_failures(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
