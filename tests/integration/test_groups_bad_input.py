@@ -233,9 +233,13 @@ def test_member_that_disconnects_while_joining_is_forgotten(broker_factory):
     body = string("g-drop") + struct.pack(">ii", 10000, 10000) + string(j["member_id"]) + string(None)
     body += string("consumer") + struct.pack(">i", 1) + string("range") + nbytes(subscription("t"))
     newcomer.s.sendall(request(11, 5, 99, body))
-    assert w.heartbeat("g-drop", gen, member) == REBALANCE_IN_PROGRESS
+    # The join arrives on another connection: the rebalance starts once the broker read it.
+    deadline = time.time() + 10
+    while w.heartbeat("g-drop", gen, member) != REBALANCE_IN_PROGRESS:
+        assert time.time() < deadline, "the newcomer's join never started a rebalance"
+        time.sleep(0.05)
     newcomer.s.close()
-    time.sleep(0.5)  # the broker notices the close (otherwise both would simply join)
+    time.sleep(1.5)  # the broker notices the close (otherwise both would simply join)
     j2 = w.join("g-drop", member_id=member)
     assert j2["error"] == NONE and j2["generation"] == gen + 1
     assert [m[0] for m in j2["members"]] == [member]
