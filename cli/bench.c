@@ -442,42 +442,10 @@ out:
 
 /* ---- bench consume ---- */
 
-typedef struct {
-    int partition_cnt;
-    char *assigned, *at_end; /* by partition id */
-} consume_state;
-
-static void mark(consume_state *st, const rd_kafka_topic_partition_list_t *parts, int assigned) {
-    for (int i = 0; i < parts->cnt; i++) {
-        int p = parts->elems[i].partition;
-        if (p < 0 || p >= st->partition_cnt) continue;
-        st->assigned[p] = (char)assigned;
-        st->at_end[p] = 0;
-    }
-}
-
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
-    consume_state *st = opaque;
-    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-    int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-    mark(st, parts, assign);
-    if (cooperative) {
-        rd_kafka_error_t *e = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
-        if (e) rd_kafka_error_destroy(e);
-    } else {
-        rd_kafka_assign(rk, assign ? parts : NULL);
-    }
-}
-
-static int all_at_end(const consume_state *st) {
-    int any = 0;
-    for (int p = 0; p < st->partition_cnt; p++) {
-        if (!st->assigned[p]) continue;
-        if (!st->at_end[p]) return 0;
-        any = 1;
-    }
-    return any;
+    cli_partition_ends_mark(opaque, parts, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
+    cli_rebalance_apply(rk, err, parts);
 }
 
 static int bench_consume(cli_args *a) {
@@ -489,7 +457,7 @@ static int bench_consume(cli_args *a) {
     if (group && !*group) return cli_usage_error(a->cmd, "--group must not be empty");
     int stop_at_end = !lim.count && !lim.duration_us;
 
-    consume_state st = {0};
+    cli_partition_ends st = {0};
     rd_kafka_conf_t *conf = cli_conf_new(a);
     if (!conf) return CLI_FAILED;
     if (cli_conf_set(conf, "enable.partition.eof", "true") || cli_conf_set(conf, "auto.offset.reset", "earliest") ||
@@ -514,11 +482,7 @@ static int bench_consume(cli_args *a) {
         cli_error("topic %s does not exist", topic);
         goto out;
     }
-    for (int i = 0; i < t->partition_cnt; i++)
-        if (t->partitions[i].id + 1 > st.partition_cnt) st.partition_cnt = t->partitions[i].id + 1;
-    st.assigned = calloc((size_t)st.partition_cnt, 1);
-    st.at_end = calloc((size_t)st.partition_cnt, 1);
-    if (!st.assigned || !st.at_end) abort();
+    cli_partition_ends_init(&st, t);
     parts = rd_kafka_topic_partition_list_new(t->partition_cnt);
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_resp_err_t err;
@@ -528,7 +492,7 @@ static int bench_consume(cli_args *a) {
     } else {
         for (int i = 0; i < t->partition_cnt; i++)
             rd_kafka_topic_partition_list_add(parts, topic, t->partitions[i].id)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        mark(&st, parts, 1);
+        cli_partition_ends_mark(&st, parts, 1);
         err = rd_kafka_assign(rk, parts);
     }
     if (err) {
@@ -556,9 +520,9 @@ static int bench_consume(cli_args *a) {
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition >= 0 && m->partition < st.partition_cnt) st.at_end[m->partition] = 1;
+            cli_partition_ends_set(&st, m->partition, 1);
             rd_kafka_message_destroy(m);
-            if (stop_at_end && all_at_end(&st)) break;
+            if (stop_at_end && cli_partition_ends_all(&st)) break;
             continue;
         }
         if (m->err) {
@@ -574,7 +538,7 @@ static int bench_consume(cli_args *a) {
         }
         last = mono_us();
         if (first < 0) first = last;
-        if (m->partition >= 0 && m->partition < st.partition_cnt) st.at_end[m->partition] = 0;
+        cli_partition_ends_set(&st, m->partition, 0);
         records++;
         bytes += (int64_t)m->len;
         int64_t ts = rd_kafka_message_timestamp(m, NULL);
@@ -593,8 +557,7 @@ out:
     free(lat.v);
     if (parts) rd_kafka_topic_partition_list_destroy(parts);
     if (md) rd_kafka_metadata_destroy(md);
-    free(st.assigned);
-    free(st.at_end);
+    cli_partition_ends_free(&st);
     rd_kafka_destroy(rk);
     return rc;
 }

@@ -311,3 +311,54 @@ const struct rd_kafka_metadata_topic *cli_find_topic(const struct rd_kafka_metad
         if (!strcmp(md->topics[i].topic, topic)) return &md->topics[i];
     return NULL;
 }
+
+void cli_partition_ends_init(cli_partition_ends *e, const rd_kafka_metadata_topic_t *t) {
+    e->partition_cnt = 0;
+    for (int i = 0; i < t->partition_cnt; i++)
+        if (t->partitions[i].id + 1 > e->partition_cnt) e->partition_cnt = t->partitions[i].id + 1;
+    e->assigned = calloc((size_t)(e->partition_cnt ? e->partition_cnt : 1), 1);
+    e->at_end = calloc((size_t)(e->partition_cnt ? e->partition_cnt : 1), 1);
+    if (!e->assigned || !e->at_end) abort();
+}
+
+void cli_partition_ends_free(cli_partition_ends *e) {
+    free(e->assigned);
+    free(e->at_end);
+    e->assigned = e->at_end = NULL;
+}
+
+void cli_partition_ends_mark(cli_partition_ends *e, const rd_kafka_topic_partition_list_t *parts,
+                             int assigned) {
+    for (int i = 0; i < parts->cnt; i++) {
+        int p = parts->elems[i].partition;
+        if (p < 0 || p >= e->partition_cnt) continue;
+        e->assigned[p] = (char)assigned;
+        e->at_end[p] = 0;
+    }
+}
+
+void cli_partition_ends_set(cli_partition_ends *e, int32_t p, int at_end) {
+    if (p >= 0 && p < e->partition_cnt) e->at_end[p] = (char)at_end;
+}
+
+int cli_partition_ends_all(const cli_partition_ends *e) {
+    int any = 0;
+    for (int p = 0; p < e->partition_cnt; p++) {
+        if (!e->assigned[p]) continue;
+        if (!e->at_end[p]) return 0;
+        any = 1;
+    }
+    return any;
+}
+
+void cli_rebalance_apply(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts) {
+    int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+        rd_kafka_error_t *e = assign ? rd_kafka_incremental_assign(rk, parts)
+                                     : rd_kafka_incremental_unassign(rk, parts);
+        if (e) rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, assign ? parts : NULL);
+    }
+}

@@ -96,4 +96,27 @@ const struct rd_kafka_metadata_topic *cli_find_topic(const struct rd_kafka_metad
 /* Current time in milliseconds (monotonic). */
 int64_t cli_now_ms(void);
 
+/* The partitions of one topic a consumer owns, and which of those have reached their end
+ * (enable.partition.eof): what `consume` and `bench consume` stop on. Indexed by
+ * partition id; sized from the topic's metadata. */
+typedef struct {
+    int partition_cnt;
+    char *assigned, *at_end;
+} cli_partition_ends;
+
+void cli_partition_ends_init(cli_partition_ends *e, const rd_kafka_metadata_topic_t *t);
+void cli_partition_ends_free(cli_partition_ends *e);
+/* parts were assigned (1) or revoked (0): either way none of them is at its end. */
+void cli_partition_ends_mark(cli_partition_ends *e, const rd_kafka_topic_partition_list_t *parts,
+                             int assigned);
+/* Partition p reached its end (1) or got a record past it (0). */
+void cli_partition_ends_set(cli_partition_ends *e, int32_t p, int at_end);
+/* Whether something is owned and every owned partition is at its end. */
+int cli_partition_ends_all(const cli_partition_ends *e);
+
+/* What a rebalance callback must do with parts, for the eager and the cooperative
+ * protocol alike: assign or give them up. */
+void cli_rebalance_apply(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts);
+
 #endif

@@ -20,9 +20,7 @@ typedef enum { FROM_DEFAULT, FROM_BEGINNING, FROM_END, FROM_OFFSET, FROM_TIMESTA
 typedef struct {
     from_kind from;
     int64_t from_value;
-    int partition_cnt;
-    char *assigned; /* by partition id */
-    char *at_end;
+    cli_partition_ends ends;
     int failed; /* the rebalance callback could not resolve start offsets */
 } consume_state;
 
@@ -77,47 +75,13 @@ static int apply_from(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, co
     return 0;
 }
 
-static void mark(consume_state *st, const rd_kafka_topic_partition_list_t *parts, int assigned) {
-    for (int i = 0; i < parts->cnt; i++) {
-        int p = parts->elems[i].partition;
-        if (p < 0 || p >= st->partition_cnt) continue;
-        st->assigned[p] = (char)assigned;
-        st->at_end[p] = 0;
-    }
-}
-
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
     consume_state *st = opaque;
-    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (st->from != FROM_DEFAULT && apply_from(rk, parts, st)) st->failed = 1;
-        mark(st, parts, 1);
-        if (cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
-            if (e) rd_kafka_error_destroy(e);
-        } else {
-            rd_kafka_assign(rk, parts);
-        }
-    } else {
-        mark(st, parts, 0);
-        if (cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
-            if (e) rd_kafka_error_destroy(e);
-        } else {
-            rd_kafka_assign(rk, NULL);
-        }
-    }
-}
-
-static int all_at_end(const consume_state *st) {
-    int any = 0;
-    for (int p = 0; p < st->partition_cnt; p++) {
-        if (!st->assigned[p]) continue;
-        if (!st->at_end[p]) return 0;
-        any = 1;
-    }
-    return any;
+    int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (assign && st->from != FROM_DEFAULT && apply_from(rk, parts, st)) st->failed = 1;
+    cli_partition_ends_mark(&st->ends, parts, assign);
+    cli_rebalance_apply(rk, err, parts);
 }
 
 static int consume(cli_args *a) {
@@ -170,16 +134,11 @@ static int consume(cli_args *a) {
         cli_error("topic %s does not exist", topic);
         goto out;
     }
-    st.partition_cnt = 0;
-    for (int i = 0; i < t->partition_cnt; i++)
-        if (t->partitions[i].id + 1 > st.partition_cnt) st.partition_cnt = t->partitions[i].id + 1;
-    if (partition >= st.partition_cnt) {
+    cli_partition_ends_init(&st.ends, t);
+    if (partition >= st.ends.partition_cnt) {
         cli_error("topic %s has no partition %d (it has %d)", topic, partition, t->partition_cnt);
         goto out;
     }
-    st.assigned = calloc((size_t)st.partition_cnt, 1);
-    st.at_end = calloc((size_t)st.partition_cnt, 1);
-    if (!st.assigned || !st.at_end) abort();
 
     parts = rd_kafka_topic_partition_list_new(t->partition_cnt);
     if (group) {
@@ -196,7 +155,7 @@ static int consume(cli_args *a) {
                 rd_kafka_topic_partition_list_add(parts, topic, t->partitions[i].id);
         if (st.from == FROM_DEFAULT) st.from = FROM_BEGINNING;
         if (apply_from(rk, parts, &st)) goto out;
-        mark(&st, parts, 1);
+        cli_partition_ends_mark(&st.ends, parts, 1);
         rd_kafka_poll_set_consumer(rk);
         rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
         if (err) {
@@ -217,9 +176,9 @@ static int consume(cli_args *a) {
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition >= 0 && m->partition < st.partition_cnt) st.at_end[m->partition] = 1;
+            cli_partition_ends_set(&st.ends, m->partition, 1);
             rd_kafka_message_destroy(m);
-            if (stop_at_end && all_at_end(&st)) break;
+            if (stop_at_end && cli_partition_ends_all(&st.ends)) break;
             continue;
         }
         if (m->err) {
@@ -232,7 +191,7 @@ static int consume(cli_args *a) {
             rd_kafka_message_destroy(m);
             continue;
         }
-        if (m->partition >= 0 && m->partition < st.partition_cnt) st.at_end[m->partition] = 0;
+        cli_partition_ends_set(&st.ends, m->partition, 0);
         if (a->json)
             cli_json_record(stdout, m);
         else
@@ -259,8 +218,7 @@ static int consume(cli_args *a) {
 out:
     if (parts) rd_kafka_topic_partition_list_destroy(parts);
     if (md) rd_kafka_metadata_destroy(md);
-    free(st.assigned);
-    free(st.at_end);
+    cli_partition_ends_free(&st.ends);
     rd_kafka_destroy(rk);
     return rc;
 }
