@@ -127,10 +127,11 @@ static int parse_record(cursor *c, const rn_batch_header *h, rn_record *rec) {
     }
     rec->headers_len = (size_t)(r.p - rec->headers);
     if (r.p != r.end) return -1; /* the record's length must be exact */
-    rec->offset = h->base_offset + offset_delta;
+    /* Both fields come from the wire: they wrap like Java's longs, never overflow (UB). */
+    rec->offset = (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)offset_delta);
     rec->timestamp = (h->attributes & RN_BATCH_TIMESTAMP_LOG_APPEND)
                          ? h->max_timestamp
-                         : h->base_timestamp + ts_delta;
+                         : (int64_t)((uint64_t)h->base_timestamp + (uint64_t)ts_delta);
     return 0;
 }
 
