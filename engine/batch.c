@@ -502,6 +502,18 @@ static bool headers_ok(const rn_record *r) {
     return c.p == c.end;
 }
 
+size_t rn_record_header_put(uint8_t *p, const uint8_t *name, int32_t name_len,
+                            const uint8_t *value, int32_t value_len) {
+    size_t room = RN_RECORD_HEADER_OVERHEAD + (size_t)(name_len > 0 ? name_len : 0) +
+                  (size_t)(value && value_len > 0 ? value_len : 0);
+    wcursor w = {p, p + room, false};
+    w_varlong(&w, name_len);
+    w_bytes(&w, name, (size_t)(name_len > 0 ? name_len : 0));
+    w_varlong(&w, value ? value_len : -1);
+    if (value && value_len > 0) w_bytes(&w, value, (size_t)value_len);
+    return (size_t)(w.p - p);
+}
+
 /* The size of a record after its length varint. */
 static size_t record_body_size(const rn_record *r, int64_t ts_delta, int64_t off_delta) {
     return 1 + varlong_size(ts_delta) + varlong_size(off_delta) + sized_size(r->key_len) +

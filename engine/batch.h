@@ -127,6 +127,13 @@ void rn_batch_records_close(rn_batch_records *it);
 int rn_record_header_next(const rn_record *rec, size_t *pos, const uint8_t **name,
                           int32_t *name_len, const uint8_t **value, int32_t *value_len);
 
+/* Encode one record header the way batches carry it (varint name length, name, varint
+ * value length or -1 for a NULL value, value) at p, which has room for
+ * RN_RECORD_HEADER_OVERHEAD + name_len + value_len bytes. Returns the bytes written. */
+#define RN_RECORD_HEADER_OVERHEAD 10
+size_t rn_record_header_put(uint8_t *p, const uint8_t *name, int32_t name_len,
+                            const uint8_t *value, int32_t value_len);
+
 /* Build an uncompressed batch (for tests, the fuzzers and later the processors): writes
  * into buf (cap bytes) and returns the size, or 0 if it does not fit. Records get
  * offset deltas 0..n-1 and timestamp deltas from their timestamps. producer_id -1 for

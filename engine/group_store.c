@@ -238,18 +238,6 @@ size_t rn_offset_key(uint8_t *buf, const char *group_id, const char *topic, int3
     return k + 4;
 }
 
-size_t rn_key_prefix_end(uint8_t *buf, const uint8_t *prefix, size_t len) {
-    memcpy(buf, prefix, len);
-    while (len > 0) {
-        if (buf[len - 1] != 0xFF) {
-            buf[len - 1]++;
-            return len;
-        }
-        len--;
-    }
-    return 0;
-}
-
 int rn_offset_key_parse(const uint8_t *k, size_t kl, char *group, char *topic, int32_t *partition) {
     if (kl < 3 || k[0] != 'O') return -1;
     size_t gn = ((size_t)k[1] << 8) | k[2];

@@ -71,9 +71,6 @@ size_t rn_group_key(uint8_t *buf, const char *group_id);
 size_t rn_offset_key(uint8_t *buf, const char *group_id, const char *topic, int32_t partition);
 /* The prefix of every offset key of a group ([lo, hi) in hi's successor form). */
 size_t rn_offset_key_prefix(uint8_t *buf, const char *group_id);
-/* The exclusive upper bound of the keys that start with prefix: prefix with its last
- * byte incremented (carrying), written into buf; 0 when none exists (all 0xFF). */
-size_t rn_key_prefix_end(uint8_t *buf, const uint8_t *prefix, size_t len);
 /* Parse an offset key: group id into group (RN_GROUP_ID_MAX + 1), topic into topic (256),
  * partition. -1 when it is not an offset key. */
 int rn_offset_key_parse(const uint8_t *k, size_t kl, char *group, char *topic, int32_t *partition);

@@ -388,6 +388,52 @@ static int64_t append_stage(rn_partition *p, uint8_t *records, size_t len, int64
     return next;
 }
 
+/* After the write: the in-memory state follows (lock held). */
+static void append_apply(rn_partition *p, const uint8_t *records, size_t len, int64_t end,
+                         int64_t max_ts, int64_t now, const rn_producer_state *work,
+                         rn_append_result *out) {
+    if (work) {
+        rn_producer_state *slot = rn_producer_upsert(&p->producers, work->producer_id);
+        if (slot)
+            *slot = *work;
+        else
+            rn_log_error("%s-%d: out of memory for producer %lld's state", p->topic, p->index,
+                         (long long)work->producer_id);
+    }
+    out->base_offset = p->log_end_offset;
+    for (size_t pos = 0; pos < len;) {
+        rn_batch_header h;
+        rn_batch_header_parse(records + pos, len - pos, &h);
+        size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        tail_push(p, records + pos, size, h.base_offset, h.base_offset + h.last_offset_delta);
+        pos += size;
+    }
+    p->log_end_offset = end;
+    p->size_bytes += (int64_t)len;
+    p->max_timestamp = max_ts;
+    if (!p->flush_sync) p->high_watermark = end;
+    out->log_append_time = p->settings.log_append_time ? now : -1;
+    out->log_start_offset = p->log_start_offset;
+}
+
+/* After the (synced) write and the unlock: readers may see up to end. */
+static rn_err append_publish(rn_partition *p, int64_t end, bool sync) {
+    if (p->flush_sync) {
+        /* Outside the lock so concurrent appenders share fsyncs. Everything written
+         * before the sync is durable after it, so the high watermark may pass `end`
+         * when another appender's sync covered this write: it only moves forward. */
+        if (sync) {
+            rn_err err = rn_store_sync_wal(p->store);
+            if (err) return err;
+        }
+        pthread_mutex_lock(&p->lock);
+        if (end > p->high_watermark) p->high_watermark = end;
+        pthread_mutex_unlock(&p->lock);
+    }
+    notify_watchers(p);
+    return RN_KAFKA_NONE;
+}
+
 rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
                            rn_append_result *out) {
     int64_t now = now_ms();
@@ -426,44 +472,66 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
         rn_store_batch_free(wb);
         return err;
     }
-
-    /* Written: the in-memory state follows. */
-    if (have_producer) {
-        rn_producer_state *slot = rn_producer_upsert(&p->producers, work.producer_id);
-        if (slot)
-            *slot = work;
-        else
-            rn_log_error("%s-%d: out of memory for producer %lld's state", p->topic, p->index,
-                         (long long)work.producer_id);
-    }
-    out->base_offset = p->log_end_offset;
-    for (size_t pos = 0; pos < len;) {
-        rn_batch_header h;
-        rn_batch_header_parse(records + pos, len - pos, &h);
-        size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
-        tail_push(p, records + pos, size, h.base_offset, h.base_offset + h.last_offset_delta);
-        pos += size;
-    }
-    p->log_end_offset = end;
-    p->size_bytes += (int64_t)len;
-    p->max_timestamp = max_ts;
-    if (!p->flush_sync) p->high_watermark = end;
-    out->log_append_time = p->settings.log_append_time ? now : -1;
-    out->log_start_offset = p->log_start_offset;
+    append_apply(p, records, len, end, max_ts, now, have_producer ? &work : NULL, out);
     pthread_mutex_unlock(&p->lock);
     rn_store_batch_free(wb);
+    return append_publish(p, end, true);
+}
 
-    if (p->flush_sync) {
-        /* Outside the lock so concurrent appenders share fsyncs. Everything written
-         * before the sync is durable after it, so the high watermark may pass `end`
-         * when another appender's sync covered this write: it only moves forward. */
-        if ((err = rn_store_sync_wal(p->store))) return err;
-        pthread_mutex_lock(&p->lock);
-        if (end > p->high_watermark) p->high_watermark = end;
-        pthread_mutex_unlock(&p->lock);
+static int part_by_id(const void *a, const void *b) {
+    const rn_log_append_part *x = *(rn_log_append_part *const *)a,
+                             *y = *(rn_log_append_part *const *)b;
+    return x->p->id < y->p->id ? -1 : x->p->id > y->p->id;
+}
+
+rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
+                            rn_store_batch *wb, bool sync) {
+    int64_t now = now_ms();
+    rn_log_append_part **order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    int64_t *ends = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *ends);
+    if (!order || !ends) {
+        free(order);
+        free(ends);
+        return RN_ERR_NOMEM;
     }
-    notify_watchers(p);
-    return RN_KAFKA_NONE;
+    for (int i = 0; i < n; i++) order[i] = &parts[i];
+    /* One lock order for every caller: no deadlock between two atomic appends. */
+    qsort(order, (size_t)n, sizeof *order, part_by_id);
+    for (int i = 0; i + 1 < n; i++)
+        if (order[i]->p == order[i + 1]->p) {
+            free(order);
+            free(ends);
+            return RN_ERR_INTERNAL; /* one part per partition: the caller merges */
+        }
+    for (int i = 0; i < n; i++) pthread_mutex_lock(&order[i]->p->lock);
+    rn_err err = RN_KAFKA_NONE;
+    for (int i = 0; i < n && !err; i++) {
+        rn_log_append_part *a = order[i];
+        rn_producer_state work;
+        bool have_producer;
+        int64_t dup_base;
+        a->result.base_offset = a->result.log_append_time = a->result.log_start_offset = -1;
+        a->result.duplicate = false;
+        err = a->p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+                            : append_check(a->p, a->records, a->len, &work, &have_producer,
+                                           &dup_base);
+        if (!err && have_producer) err = RN_KAFKA_INVALID_RECORD; /* no idempotence here */
+        if (!err) ends[2 * i] = append_stage(a->p, a->records, a->len, now, wb, &ends[2 * i + 1]);
+    }
+    if (!err && (err = rn_store_write(store, wb, false)))
+        rn_log_error("atomic append to %d partitions failed", n);
+    if (!err)
+        for (int i = 0; i < n; i++)
+            append_apply(order[i]->p, order[i]->records, order[i]->len, ends[2 * i],
+                         ends[2 * i + 1], now, NULL, &order[i]->result);
+    for (int i = n - 1; i >= 0; i--) pthread_mutex_unlock(&order[i]->p->lock);
+    if (!err) {
+        if (!sync || (err = rn_store_sync_wal(store)) == RN_KAFKA_NONE)
+            for (int i = 0; i < n; i++) append_publish(order[i]->p, ends[2 * i], false);
+    }
+    free(order);
+    free(ends);
+    return err;
 }
 
 /* ---- read --------------------------------------------------------------------------- */

@@ -73,6 +73,22 @@ void rn_log_mark_deleted(rn_partition *p);
 void rn_log_delete_ids(rn_store *store, int log_cfs, uint32_t first, uint32_t end,
                        rn_store_batch *b);
 void rn_log_set_settings(rn_partition *p, const rn_topic_settings *s);
+/* One partition's share of an atomic append. */
+typedef struct {
+    rn_partition *p;
+    uint8_t *records; /* batches validated or built by the engine; rewritten in place */
+    size_t len;
+    rn_append_result result; /* filled on success */
+} rn_log_append_part;
+
+/* Append to several partitions (at most one part each) and apply the caller's extra
+ * writes already in wb, in ONE RocksDB write batch: all or nothing. Partition locks are
+ * taken in id order. Batches with a producer id are refused (no idempotence here). With
+ * sync (log.flush.sync) the WAL is synced before returning; high watermarks advance and
+ * watchers are woken after. Errors as rn_partition_append. */
+rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
+                            rn_store_batch *wb, bool sync);
+
 /* Apply retention.ms / retention.bytes at now_ms. */
 void rn_log_enforce_retention(rn_partition *p, int64_t now_ms);
 

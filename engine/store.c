@@ -46,7 +46,8 @@ struct rn_store_iter {
     char lower[RN_STORE_BOUND_MAX], upper[RN_STORE_BOUND_MAX]; /* RocksDB keeps pointers */
 };
 
-static const char *const fixed_cf_names[] = {"meta", "index", "timeindex", "producers", "groups"};
+static const char *const fixed_cf_names[] = {"meta", "index", "timeindex", "producers", "groups",
+                                             "processors"};
 
 static rn_err storage_error(const char *what, char *msg) {
     rn_log_error("storage: %s: %s", what, msg ? msg : "?");
@@ -295,4 +296,16 @@ void rn_store_iter_free(rn_store_iter *it) {
     rocksdb_iter_destroy(it->it);
     rocksdb_readoptions_destroy(it->ro);
     free(it);
+}
+
+size_t rn_key_prefix_end(uint8_t *buf, const uint8_t *prefix, size_t len) {
+    memcpy(buf, prefix, len);
+    while (len > 0) {
+        if (buf[len - 1] != 0xFF) {
+            buf[len - 1]++;
+            return len;
+        }
+        len--;
+    }
+    return 0;
 }

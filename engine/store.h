@@ -16,7 +16,8 @@ enum rn_cf {
     RN_CF_TIMEINDEX = 2, /* (partition id, timestamp) -> offset, when the running max rises */
     RN_CF_PRODUCERS = 3, /* (partition id, producer id) -> idempotence state */
     RN_CF_GROUPS = 4,    /* group metadata and committed offsets (group_store.h) */
-    RN_CF_LOG0 = 5,      /* log_0 .. log_{n-1}: (partition id, base offset) -> batch */
+    RN_CF_PROCESSORS = 5, /* stream processors: definitions, positions, state, timers (processor.h) */
+    RN_CF_LOG0 = 6,      /* log_0 .. log_{n-1}: (partition id, base offset) -> batch */
 };
 
 typedef struct rn_store rn_store;
@@ -80,5 +81,10 @@ static inline uint32_t rn_key_get32(const uint8_t *p) {
 static inline uint64_t rn_key_get64(const uint8_t *p) {
     return ((uint64_t)rn_key_get32(p) << 32) | rn_key_get32(p + 4);
 }
+
+/* The smallest key above every key that starts with prefix[0..len), written to buf (len
+ * bytes at most): the exclusive upper bound of a prefix scan. Returns its length; 0 when
+ * there is none (the prefix is all 0xff bytes). */
+size_t rn_key_prefix_end(uint8_t *buf, const uint8_t *prefix, size_t len);
 
 #endif

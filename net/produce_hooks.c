@@ -57,36 +57,18 @@ int rn_hooks_plugin_record(const rn_record *rec, const char *topic, int32_t part
     return 0;
 }
 
-static size_t put_varint(uint8_t *p, int64_t v) {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 0;
-    while (z >= 0x80) {
-        p[n++] = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    p[n++] = (uint8_t)z;
-    return n;
-}
-
 /* A rewritten record as an rn_record: its headers encoded the way batches carry them. */
 static int record_from_rewrite(hook_run *h, const rn_plugin_record_out *o, rn_record *rec) {
     size_t cap = 1;
     for (int i = 0; i < o->rec.nheaders; i++)
-        cap += 20 + (size_t)o->rec.headers[i].name_len +
+        cap += RN_RECORD_HEADER_OVERHEAD + (size_t)o->rec.headers[i].name_len +
                (o->rec.headers[i].value_len > 0 ? (size_t)o->rec.headers[i].value_len : 0);
     uint8_t *buf = malloc(cap);
     if (!buf) return -1;
     size_t n = 0;
     for (int i = 0; i < o->rec.nheaders; i++) {
         const rn_plugin_header *hd = &o->rec.headers[i];
-        n += put_varint(buf + n, hd->name_len);
-        memcpy(buf + n, hd->name, (size_t)hd->name_len);
-        n += (size_t)hd->name_len;
-        n += put_varint(buf + n, hd->value ? hd->value_len : -1);
-        if (hd->value && hd->value_len > 0) {
-            memcpy(buf + n, hd->value, (size_t)hd->value_len);
-            n += (size_t)hd->value_len;
-        }
+        n += rn_record_header_put(buf + n, hd->name, hd->name_len, hd->value, hd->value_len);
     }
     h->header_bufs[h->nrewrites - 1] = buf;
     *rec = (rn_record){
