@@ -10,6 +10,8 @@ static const cli_command *const commands[] = {
     &cli_produce,      &cli_consume,    &cli_group_list,     &cli_group_describe, &cli_group_delete,
     &cli_group_reset_offsets,
     &cli_plugin_list,  &cli_plugin_reload, &cli_plugin_check,
+    &cli_processor_list, &cli_processor_status, &cli_processor_create, &cli_processor_start,
+    &cli_processor_stop, &cli_processor_reset, &cli_processor_delete,
     &cli_bench_produce, &cli_bench_consume,
     NULL,
 };

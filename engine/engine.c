@@ -23,6 +23,7 @@
 
 #include "group.h"
 #include "log.h"
+#include "processor_internal.h"
 #include "rnlog.h"
 #include "store.h"
 #include "topic.h"
@@ -294,6 +295,10 @@ void rn_engine_close(rn_engine *e) {
 }
 
 const char *rn_engine_cluster_id(const rn_engine *e) { return e->cluster_id; }
+/* For the processor runtime (processor_internal.h). */
+rn_store *rn_engine_store(rn_engine *e) { return e->store; }
+bool rn_engine_flush_sync(const rn_engine *e) { return e->opts.flush_sync; }
+
 rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
 
 void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out) {

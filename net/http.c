@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "http_internal.h"
 #include "group.h"
 #include "rnlog.h"
 
@@ -23,16 +24,16 @@ struct rn_http {
     int port;
 };
 
-static void reply(struct evhttp_request *r, int code, const char *type, struct evbuffer *body) {
+void rn_http_reply(struct evhttp_request *r, int code, const char *type, struct evbuffer *body) {
     evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type", type);
     evhttp_send_reply(r, code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Error", body);
 }
 
-static void text(struct evhttp_request *r, int code, const char *msg) {
+void rn_http_text(struct evhttp_request *r, int code, const char *msg) {
     struct evbuffer *b = evbuffer_new();
     if (!b) return;
     evbuffer_add_printf(b, "%s\n", msg);
-    reply(r, code, "text/plain; charset=utf-8", b);
+    rn_http_reply(r, code, "text/plain; charset=utf-8", b);
     evbuffer_free(b);
 }
 
@@ -45,8 +46,7 @@ static void label(struct evbuffer *b, const char *s) {
     }
 }
 
-/* A JSON string body: quotes, backslashes and control characters escaped. */
-static void json_string(struct evbuffer *b, const char *s) {
+void rn_http_json_string(struct evbuffer *b, const char *s) {
     evbuffer_add(b, "\"", 1);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -248,24 +248,24 @@ static void on_metrics(struct evhttp_request *r, void *arg) {
     metrics_groups(b, h->opts.engine);
     metrics_plugins(b, h->opts.plugins);
     metrics_storage(b, h->opts.engine);
-    reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
+    rn_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
     evbuffer_free(b);
 }
 
 static void on_health(struct evhttp_request *r, void *arg) {
     (void)arg;
-    text(r, 200, "ok");
+    rn_http_text(r, 200, "ok");
 }
 
 static void on_ready(struct evhttp_request *r, void *arg) {
     (void)arg;
-    text(r, 200, "ready");
+    rn_http_text(r, 200, "ready");
 }
 
 static void on_plugins(struct evhttp_request *r, void *arg) {
     rn_http *h = arg;
     if (!h->opts.plugins) {
-        text(r, 404, "no Lua plugin host");
+        rn_http_text(r, 404, "no Lua plugin host");
         return;
     }
     rn_plugins_stats s;
@@ -280,18 +280,18 @@ static void on_plugins(struct evhttp_request *r, void *arg) {
                         (unsigned long long)s.budget_exceeded, (unsigned long long)s.memory_exceeded,
                         (unsigned long long)s.reloads, (unsigned long long)s.reload_failures,
                         (double)s.time_us / 1e6);
-    reply(r, 200, "application/json", b);
+    rn_http_reply(r, 200, "application/json", b);
     evbuffer_free(b);
 }
 
 static void on_plugins_reload(struct evhttp_request *r, void *arg) {
     rn_http *h = arg;
     if (evhttp_request_get_command(r) != EVHTTP_REQ_POST) {
-        text(r, 405, "POST to reload the Lua scripts");
+        rn_http_text(r, 405, "POST to reload the Lua scripts");
         return;
     }
     if (!h->opts.plugins) {
-        text(r, 404, "no Lua plugin host");
+        rn_http_text(r, 404, "no Lua plugin host");
         return;
     }
     char report[2048];
@@ -300,15 +300,21 @@ static void on_plugins_reload(struct evhttp_request *r, void *arg) {
     struct evbuffer *b = evbuffer_new();
     if (!b) return;
     evbuffer_add_printf(b, "{\"failed\": %d, \"report\": ", failed);
-    json_string(b, report);
+    rn_http_json_string(b, report);
     evbuffer_add(b, "}\n", 2);
-    reply(r, failed ? 422 : 200, "application/json", b);
+    rn_http_reply(r, failed ? 422 : 200, "application/json", b);
     evbuffer_free(b);
 }
 
 static void on_other(struct evhttp_request *r, void *arg) {
-    (void)arg;
-    text(r, 404, "not found: try /health, /ready, /metrics, /v1/plugins, POST /v1/plugins/reload");
+    rn_http *h = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(r));
+    if (path && strncmp(path, "/v1/processors", 14) == 0 && (path[14] == 0 || path[14] == '/')) {
+        rn_http_processors(r, h->opts.processors, path + 14);
+        return;
+    }
+    rn_http_text(r, 404, "not found: try /health, /ready, /metrics, /v1/plugins, "
+                         "POST /v1/plugins/reload, /v1/processors");
 }
 
 rn_http *rn_http_start(struct event_base *base, const rn_http_options *opts, char *err,
@@ -320,7 +326,8 @@ rn_http *rn_http_start(struct event_base *base, const rn_http_options *opts, cha
         return NULL;
     }
     h->opts = *opts;
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_DELETE);
     evhttp_set_cb(h->http, "/metrics", on_metrics, h);
     evhttp_set_cb(h->http, "/health", on_health, h);
     evhttp_set_cb(h->http, "/ready", on_ready, h);

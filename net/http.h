@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "plugins.h"
+#include "processor.h"
 #include "server.h"
 
 struct event_base;
@@ -18,6 +19,7 @@ typedef struct {
     rn_server *server;   /* request counters */
     rn_engine *engine;   /* partitions and groups */
     rn_plugins *plugins; /* may be NULL */
+    rn_processors *processors; /* may be NULL */
 } rn_http_options;
 
 /* Bind and serve on base. NULL with a sentence in err when it cannot listen. */

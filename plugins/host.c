@@ -454,7 +454,7 @@ static void push_bytes(lua_State *L, const uint8_t *b, int32_t len) {
     else lua_pushlstring(L, (const char *)b, (size_t)len);
 }
 
-static void push_record(lua_State *L, const rn_plugin_record *r) {
+void rn_plugins_push_record(lua_State *L, const rn_plugin_record *r) {
     lua_createtable(L, 0, 8);
     push_bytes(L, r->key, r->key_len);
     lua_setfield(L, -2, "key");
@@ -551,7 +551,7 @@ static int push_hook(lua_State *L, const char *script, const char *fn, char *err
     return 0;
 }
 
-static void count_failure(rn_plugins *p, rn_vm *vm) {
+void rn_plugins_count_failure(rn_plugins *p, rn_vm *vm) {
     atomic_fetch_add(&p->errors, 1);
     if (vm->over_budget) atomic_fetch_add(&p->budget_exceeded, 1);
     if (vm->over_memory) {
@@ -560,7 +560,7 @@ static void count_failure(rn_plugins *p, rn_vm *vm) {
     }
 }
 
-static int64_t mono_us(void) {
+int64_t rn_plugins_mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -583,12 +583,12 @@ static rn_err partition_call(rn_plugins *p, const char *script, const rn_plugin_
     lua_Debug fn;
     lua_pushvalue(L, -1);
     lua_getinfo(L, ">S", &fn); /* where partition() is defined, for errors about its result */
-    push_record(L, rec);
+    rn_plugins_push_record(L, rec);
     lua_pushinteger(L, count);
     push_config(vm, config);
     rn_vm_arm(vm);
     if (rn_vm_pcall(vm, script, 3, 1, err, errlen) != 0) {
-        count_failure(p, vm);
+        rn_plugins_count_failure(p, vm);
         return RN_KAFKA_INVALID_RECORD;
     }
     lua_Integer v = 0;
@@ -751,11 +751,11 @@ static enum rn_filter_verdict filter_call(rn_plugins *p, const char *script,
         atomic_fetch_add(&p->errors, 1);
         return RN_FILTER_ERROR;
     }
-    push_record(L, rec);
+    rn_plugins_push_record(L, rec);
     push_config(vm, config);
     rn_vm_arm(vm);
     if (rn_vm_pcall(vm, script, 2, 2, err, errlen) != 0) {
-        count_failure(p, vm);
+        rn_plugins_count_failure(p, vm);
         lua_settop(L, top);
         return RN_FILTER_ERROR;
     }
@@ -785,9 +785,9 @@ rn_err rn_plugins_partition(rn_plugins *p, const char *script, const rn_plugin_r
                             int32_t count, const rn_plugin_config *config, int32_t *index,
                             char *err, size_t errlen) {
     atomic_fetch_add(&p->calls, 1);
-    int64_t t0 = mono_us();
+    int64_t t0 = rn_plugins_mono_us();
     rn_err e = partition_call(p, script, rec, count, config, index, err, errlen);
-    atomic_fetch_add(&p->time_us, (uint64_t)(mono_us() - t0));
+    atomic_fetch_add(&p->time_us, (uint64_t)(rn_plugins_mono_us() - t0));
     return e;
 }
 
@@ -796,8 +796,21 @@ enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
                                          const rn_plugin_config *config,
                                          rn_plugin_record_out *out, char *err, size_t errlen) {
     atomic_fetch_add(&p->calls, 1);
-    int64_t t0 = mono_us();
+    int64_t t0 = rn_plugins_mono_us();
     enum rn_filter_verdict v = filter_call(p, script, rec, config, out, err, errlen);
-    atomic_fetch_add(&p->time_us, (uint64_t)(mono_us() - t0));
+    atomic_fetch_add(&p->time_us, (uint64_t)(rn_plugins_mono_us() - t0));
     return v;
+}
+
+/* ---- for processors (processor_lua.c) ---------------------------------------------- */
+
+rn_vm *rn_plugins_vm_new(rn_plugins *p) { return rn_vm_new(p, p->dir, p->budget, p->memory_limit); }
+
+int rn_plugins_push_env(rn_plugins *p, rn_vm *vm, const char *script, char *err, size_t errlen) {
+    return push_script_env(p, vm, script, err, errlen);
+}
+
+void rn_plugins_count_call(rn_plugins *p, int64_t us) {
+    atomic_fetch_add(&p->calls, 1);
+    atomic_fetch_add(&p->time_us, (uint64_t)us);
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "processor.h"
 
 typedef struct rn_plugins rn_plugins;
 
@@ -112,6 +113,13 @@ enum rn_filter_verdict rn_plugins_filter(rn_plugins *p, const char *script,
                                          const rn_plugin_record *rec,
                                          const rn_plugin_config *config,
                                          rn_plugin_record_out *out, char *err, size_t errlen);
+
+/* ---- stream processors ------------------------------------------------------------- */
+
+/* The program engine/processor.h runs: each task gets its own lua_State (with the
+ * host's limits) running the script, which defines process(record, ctx) and may define
+ * on_timer(timer, ctx); ctx is described in lua/README.md ("Processors"). */
+void rn_plugins_processor_program(rn_plugins *p, rn_proc_program *out);
 
 /* Counters since open (for metrics and tests). */
 typedef struct {

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "plugins.h"
+
 typedef struct rn_plugins rn_plugins;
 
 typedef struct {
@@ -55,6 +57,18 @@ int rn_vm_pcall(rn_vm *vm, const char *script, int nargs, int nresults, char *er
  * NULL with the reason in err. */
 char *rn_plugins_module_source(rn_plugins *p, const char *rel, size_t *len, char *err,
                                size_t errlen);
+
+/* ---- host services for processor_lua.c (host.c) ---- */
+/* A state of the host's limits, owned by the caller (rn_vm_free). */
+rn_vm *rn_plugins_vm_new(rn_plugins *p);
+/* Push the script's environment in vm (loading the registry's version). 0 or -1 + err. */
+int rn_plugins_push_env(rn_plugins *p, rn_vm *vm, const char *script, char *err, size_t errlen);
+/* Count a call and its time / a failed call (poisons vm when it broke the memory cap). */
+void rn_plugins_count_call(rn_plugins *p, int64_t us);
+void rn_plugins_count_failure(rn_plugins *p, rn_vm *vm);
+int64_t rn_plugins_mono_us(void);
+/* Push a record table as hooks get it. */
+void rn_plugins_push_record(lua_State *L, const rn_plugin_record *r);
 
 /* The runnel module (plugins/runnel_lib.c): pushes the table. */
 int rn_vm_open_runnel(lua_State *L);

@@ -85,6 +85,8 @@ const rn_config_key rn_config_keys[] = {
      OFF(plugins_instruction_budget), "Lua VM instructions one hook call may run", NULL},
     {"plugins.memory.limit.bytes", RN_CONFIG_INT64, "67108864", 1048576, INT64_MAX,
      OFF(plugins_memory_limit_bytes), "memory each thread's Lua state may use", NULL},
+    {"processors.step.records", RN_CONFIG_INT32, "2000", 1, 1000000, OFF(processors_step_records),
+     "records a stream processor task handles per atomic step", NULL},
     {"log.level", RN_CONFIG_STRING, "info", 0, 0, OFF(log_level), "error, warn, info or debug",
      log_levels},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
@@ -160,6 +162,22 @@ static int set_value(rn_config *c, const char *name, const char *value, const ch
             c->log_retention_ms = v < 0 ? -1 : v * aliases[i].scale;
             c->retention_alias_rank = aliases[i].rank;
         }
+        return 0;
+    }
+    if (strncmp(name, "processor.", 10) == 0) { /* a processor declaration line */
+        char **nk = realloc(c->processor_keys, (size_t)(c->nprocessor_keys + 1) * sizeof *nk);
+        if (nk) c->processor_keys = nk;
+        char **nv = realloc(c->processor_values, (size_t)(c->nprocessor_keys + 1) * sizeof *nv);
+        if (nv) c->processor_values = nv;
+        char *kc = strdup(name + 10), *vc = strdup(value);
+        if (!nk || !nv || !kc || !vc) {
+            free(kc);
+            free(vc);
+            snprintf(err, errlen, "%s: out of memory", where);
+            return -1;
+        }
+        c->processor_keys[c->nprocessor_keys] = kc;
+        c->processor_values[c->nprocessor_keys++] = vc;
         return 0;
     }
     const rn_config_key *k = find_key(name);
@@ -411,6 +429,14 @@ const char *rn_config_get_text(const rn_config *c, const rn_config_key *k, char 
 }
 
 void rn_config_free(rn_config *c) {
+    for (int i = 0; i < c->nprocessor_keys; i++) {
+        free(c->processor_keys[i]);
+        free(c->processor_values[i]);
+    }
+    free(c->processor_keys);
+    free(c->processor_values);
+    c->processor_keys = c->processor_values = NULL;
+    c->nprocessor_keys = 0;
     for (const rn_config_key *k = rn_config_keys; k->name; k++)
         if (k->type == RN_CONFIG_STRING) {
             char **field = (char **)((char *)c + k->offset);

@@ -55,6 +55,11 @@ typedef struct {
     int64_t plugins_instruction_budget; /* default 10,000,000 */
     int64_t plugins_memory_limit_bytes; /* default 64 MiB */
     char *log_level;                 /* log.level: error|warn|info|debug (default info) */
+    int32_t processors_step_records; /* processors.step.records (default 2000) */
+    /* processor.<name>.<field>=value lines, in file order (server/processor_decl.c reads
+     * them): the part after "processor." and the value, owned. */
+    char **processor_keys, **processor_values;
+    int nprocessor_keys;
     int retention_alias_rank;        /* which key set log_retention_ms: -1 ms, 1 minutes, 2 hours */
 } rn_config;
 

@@ -13,6 +13,8 @@
 #include "engine.h"
 #include "http.h"
 #include "plugins.h"
+#include "processor.h"
+#include "processor_decl.h"
 #include "rnlog.h"
 #include "server.h"
 
@@ -145,6 +147,24 @@ static int check_script(void *ctx, const char *script, const char *fn, char *err
     return rn_plugins_check(ctx, script, fn, err, errlen) != RN_KAFKA_NONE;
 }
 
+/* Create or redefine the processors the configuration declares. One that cannot start
+ * (its input topic does not exist yet...) is named in the log; the broker runs on. */
+static void start_declared_processors(rn_processors *ps, const rn_config *cfg) {
+    rn_processor_def *defs;
+    int n;
+    char err[1024];
+    if (rn_processor_decls(cfg, &defs, &n, err, sizeof err) != 0) {
+        rn_log_error("processors in the configuration: %s", err);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (rn_processors_create(ps, &defs[i], true, err, sizeof err) != RN_KAFKA_NONE)
+            rn_log_error("processor %s from the configuration not started: %s", defs[i].name, err);
+        rn_processor_def_free(&defs[i]);
+    }
+    free(defs);
+}
+
 int main(int argc, char **argv) {
     rn_config cfg;
     char err[1024];
@@ -238,6 +258,19 @@ int main(int argc, char **argv) {
         goto out;
     }
 
+    rn_proc_program prog;
+    rn_plugins_processor_program(plugins, &prog);
+    rn_processors_options pro = {.max_records_per_step = cfg.processors_step_records};
+    rn_processors *processors = NULL;
+    if (rn_processors_open(engine, &prog, &pro, &processors, err, sizeof err) != 0) {
+        fprintf(stderr, "runnel-server: stream processors: %s\n", err);
+        rn_engine_close(engine);
+        rn_plugins_close(plugins);
+        event_base_free(base);
+        goto out;
+    }
+    start_declared_processors(processors, &cfg);
+
     rn_server_options so = {
         .engine = engine,
         .node_id = cfg.node_id,
@@ -264,6 +297,7 @@ int main(int argc, char **argv) {
     rn_server *server = rn_server_start(base, &so, err, sizeof err);
     if (!server) {
         fprintf(stderr, "runnel-server: %s\n", err);
+        rn_processors_close(processors);
         rn_engine_close(engine);
         rn_plugins_close(plugins);
         event_base_free(base);
@@ -271,7 +305,8 @@ int main(int argc, char **argv) {
     }
     rn_http *http = NULL;
     if (cfg.http_listener[0]) {
-        rn_http_options ho = {.server = server, .engine = engine, .plugins = plugins};
+        rn_http_options ho = {.server = server, .engine = engine, .plugins = plugins,
+                              .processors = processors};
         const char *colon = strrchr(cfg.http_listener, ':');
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : -1;
@@ -279,6 +314,7 @@ int main(int argc, char **argv) {
             (size_t)(colon - cfg.http_listener) >= sizeof ho.host) {
             fprintf(stderr, "runnel-server: http.listener=%s: expected host:port\n", cfg.http_listener);
             rn_server_stop(server);
+            rn_processors_close(processors);
             rn_engine_close(engine);
             rn_plugins_close(plugins);
             event_base_free(base);
@@ -290,6 +326,7 @@ int main(int argc, char **argv) {
         if (!http) {
             fprintf(stderr, "runnel-server: %s\n", err);
             rn_server_stop(server);
+            rn_processors_close(processors);
             rn_engine_close(engine);
             rn_plugins_close(plugins);
             event_base_free(base);
@@ -314,6 +351,7 @@ int main(int argc, char **argv) {
 
     rn_http_stop(http);
     rn_server_stop(server);
+    rn_processors_close(processors);
     rn_engine_close(engine);
     rn_plugins_close(plugins);
     event_free(sigint);
