@@ -14,6 +14,10 @@
  *   test.record{...}         a record table as the host builds it (defaults filled in)
  *   test.cost(fn, ...)       VM instructions fn(...) took (to the nearest 1000), the unit
  *                            of plugins.instruction.budget
+ *   test.processor(script, options, inputs, outputs [, setup])
+ *                            a stream processor (lua/<script>) run by a fake of the
+ *                            broker's runtime: a ctx with state, emits and timers, fed
+ *                            record by record (tests/lua/lib/processor.lua says how)
  * A failure names the test file and line. The last tests run the scripts through the
  * real host (plugins.h) to check the C side reads what they return. */
 #include <criterion/criterion.h>
@@ -29,6 +33,7 @@
 
 #define LUA_DIR RUNNEL_LUA_DIR
 #define LUA_TESTS_DIR RUNNEL_LUA_DIR "/../tests/lua"
+#define PROCESSOR_LIB LUA_TESTS_DIR "/lib/processor.lua"
 #define CASE_BUDGET 200000000    /* instructions per test case: catches a script that loops */
 #define STATE_MEMORY (256u << 20)
 
@@ -237,6 +242,19 @@ static int run_lua_test(const char *chunkname, const char *src, size_t len, int6
     rn_vm_arm(h->vm);
     cr_assert_eq(rn_vm_pcall(h->vm, "test.prelude", 1, 0, err, sizeof err), 0, "%s", err);
 
+    /* test.processor: the fake processor runtime, in Lua, run with the test table. */
+    size_t plen;
+    char *psrc = slurp(PROCESSOR_LIB, &plen);
+    cr_assert_not_null(psrc, "cannot read %s", PROCESSOR_LIB);
+    int st = luaL_loadbufferx(L, psrc, plen, "@tests/lua/lib/processor.lua", "t");
+    free(psrc);
+    cr_assert_eq(st, LUA_OK, "%s", lua_tostring(L, -1));
+    lua_pushvalue(L, envi);
+    lua_setupvalue(L, -2, 1);
+    lua_pushvalue(L, testi);
+    rn_vm_arm(h->vm);
+    cr_assert_eq(rn_vm_pcall(h->vm, PROCESSOR_LIB, 1, 0, err, sizeof err), 0, "%s", err);
+
     int rc = 0;
     if (luaL_loadbufferx(L, src, len, chunkname, "t") != LUA_OK) {
         report_add(h, "\n  %s%s", lua_tostring(L, -1), "");
@@ -381,6 +399,13 @@ Test(lua_host, shipped_scripts_pass_the_host_check) {
         {"partitioners/murmur2.lua", "partition"},     {"partitioners/json_field.lua", "partition"},
         {"filters/require_json_fields.lua", "filter"}, {"filters/redact.lua", "filter"},
         {"filters/field_equals.lua", "filter"},
+        {"processors/windowed_aggregate.lua", "process"},
+        {"processors/windowed_aggregate.lua", "on_timer"},
+        {"processors/enrich_join.lua", "process"},
+        {"processors/router.lua", "process"},
+        {"processors/stock.lua", "process"},
+        {"processors/revenue_per_minute.lua", "process"},
+        {"processors/revenue_per_minute.lua", "on_timer"},
     };
     for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
         char err[1024] = "";
