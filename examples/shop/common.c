@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 volatile sig_atomic_t shop_stop;
 
@@ -22,6 +23,7 @@ void shop_install_signals(void)
 
 void shop_parse_args(struct shop_opts *o, int argc, char **argv, const char *usage)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *slash = strrchr(argv[0], '/');
     o->name = slash ? slash + 1 : argv[0];
     o->bootstrap = getenv("SHOP_BOOTSTRAP") ? getenv("SHOP_BOOTSTRAP") : "localhost:9092";
@@ -75,7 +77,25 @@ rd_kafka_t *shop_producer(const struct shop_opts *o, void (*dr_cb)(rd_kafka_t *,
     return p;
 }
 
-/* Logs every assignment, so a run shows how a group split the partitions. */
+/* What shop_consume_loop has handled but not yet committed, for rebalance_cb. */
+static struct {
+    rd_kafka_t *producer;
+    int pending;  /* records handled since the last commit */
+    double since; /* when the first of them was handled */
+} batch;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void finish_batch(const struct shop_opts *o, rd_kafka_t *k, rd_kafka_t *p);
+
+/* Logs every assignment, so a run shows how a group split the partitions. Before giving
+ * partitions up it commits what was handled, so their next owner starts after it
+ * instead of handling it again. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     const struct shop_opts *o = opaque;
@@ -90,6 +110,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         rd_kafka_assign(rk, parts);
     } else {
         shop_log(o, "revoked: %s", parts->cnt ? buf : "(nothing)");
+        if (batch.pending) finish_batch(o, rk, batch.producer);
+        batch.pending = 0;
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -102,6 +124,8 @@ rd_kafka_t *shop_consumer(const struct shop_opts *o, const char *group, const ch
     set(c, "group.id", group);
     set(c, "enable.auto.commit", "false");
     set(c, "auto.offset.reset", "earliest");
+    set(c, "session.timeout.ms", "6000"); /* the broker's minimum: a dead instance is noticed soon */
+    set(c, "heartbeat.interval.ms", "2000");
     rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
     rd_kafka_conf_set_opaque(c, (void *)o);
     rd_kafka_t *k = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
@@ -227,24 +251,47 @@ static void finish_batch(const struct shop_opts *o, rd_kafka_t *k, rd_kafka_t *p
 void shop_consume_loop(const struct shop_opts *o, rd_kafka_t *k, rd_kafka_t *p,
                        void (*handle)(const rd_kafka_message_t *m))
 {
-    int pending = 0;
+    batch.producer = p;
+    batch.pending = 0;
     while (!shop_stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k, 200);
         if (m) {
             if (!m->err) {
                 handle(m);
-                pending++;
+                if (!batch.pending++) batch.since = now_s();
             } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 shop_log(o, "consume: %s", rd_kafka_message_errstr(m));
             }
             rd_kafka_message_destroy(m);
         }
         if (p) rd_kafka_poll(p, 0);
-        if (pending && (!m || pending >= 100)) {
+        /* a burst is over, or 100 records or a second's worth are waiting */
+        if (batch.pending && (!m || batch.pending >= 100 || now_s() - batch.since >= 1.0)) {
             finish_batch(o, k, p);
-            pending = 0;
+            batch.pending = 0;
         }
     }
-    if (pending) finish_batch(o, k, p);
+    if (batch.pending) finish_batch(o, k, p);
+    batch.pending = 0;
     rd_kafka_consumer_close(k);
+}
+
+bool shop_seen_add(struct shop_seen *s, unsigned long long key)
+{
+    if (2 * (s->count + 1) > s->cap) { /* at most half full, so probes stay short */
+        struct shop_seen bigger = {0};
+        bigger.cap = s->cap ? 2 * s->cap : 1024;
+        bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
+        if (!bigger.slots) { fprintf(stderr, "out of memory\n"); exit(1); }
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i]) shop_seen_add(&bigger, s->slots[i] - 1);
+        free(s->slots);
+        *s = bigger;
+    }
+    size_t i = (size_t)((key + 1) * 0x9E3779B97F4A7C15ULL) & (s->cap - 1); /* cap: a power of 2 */
+    for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
+        if (s->slots[i] == key + 1) return true;
+    s->slots[i] = key + 1;
+    s->count++;
+    return false;
 }

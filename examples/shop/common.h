@@ -19,12 +19,16 @@ struct shop_opts {
     const char *name;      /* the program's name, for logs */
 };
 
-/* Parses --bootstrap, --json, --generate, --rate, --http; exits 2 on anything else. */
+/* Parses --bootstrap, --json, --generate, --rate, --http; exits 2 on anything else.
+ * Also makes stdout line-buffered: a line a service prints is a thing it has done, and
+ * must not be lost in a buffer when the process is killed. */
 void shop_parse_args(struct shop_opts *o, int argc, char **argv, const char *usage);
 void shop_install_signals(void);
 
 /* A producer / a consumer in group `group` subscribed to the topics (NULL-terminated).
- * The consumer does not commit by itself: the caller commits after its work is done. */
+ * The consumer does not commit by itself: the caller commits after its work is done.
+ * Its session timeout is 6 s: a killed instance's partitions move to the others after
+ * that long. */
 rd_kafka_t *shop_producer(const struct shop_opts *o, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                           bool one_record_per_batch);
 rd_kafka_t *shop_consumer(const struct shop_opts *o, const char *group, const char *const *topics);
@@ -43,13 +47,27 @@ rd_kafka_resp_err_t shop_produce(rd_kafka_t *p, const char *topic, const char *k
 
 void shop_log(const struct shop_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#endif
-
 /* The consume loop every consumer service runs: handle(m) for each record; after a
- * burst (or 100 records) the producer `p` (if any) is flushed and, only if all its records
- * were delivered, the consumer's positions are committed: at least once. Returns on
- * SIGINT/SIGTERM (after a last flush and commit) or exits 1 on a failed delivery. */
+ * burst (or 100 records, or a second), and before partitions are taken away in a rebalance, the
+ * producer `p` (if any) is flushed and, only if all its records were delivered, the
+ * consumer's positions are committed: at least once. Records handled after the last
+ * commit are delivered again (to this instance or another) when the process dies.
+ * Returns on SIGINT/SIGTERM (after a last flush and commit) or exits 1 on a failed
+ * delivery. */
 void shop_consume_loop(const struct shop_opts *o, rd_kafka_t *k, rd_kafka_t *p,
                        void (*handle)(const rd_kafka_message_t *m));
 /* A delivery callback for shop_consume_loop's producers: counts failures. */
 void shop_count_failures(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* The keys (order ids) a consumer has acted on, so that a record delivered again changes
+ * nothing: the consumers are idempotent by order id. In memory: it lasts as long as the
+ * process (a record delivered to another instance is covered by deterministic outcomes,
+ * see README.md). Start from a zeroed struct. */
+struct shop_seen {
+    unsigned long long *slots; /* open addressing; 0 is an empty slot, a key k is k + 1 */
+    size_t cap, count;
+};
+/* Adds key; returns true when it was already there. */
+bool shop_seen_add(struct shop_seen *s, unsigned long long key);
+
+#endif

@@ -1,12 +1,15 @@
 /* fraud-check (group `fraud`): consumes the view topic `orders.high-value`, which the
  * broker filters with lua/amount_above.lua: only orders whose amount is over the view's
- * view.filter.value reach this service. It prints each flagged order. */
+ * view.filter.value reach this service. It prints each flagged order once, however
+ * often it is delivered. */
 #include "common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static struct shop_opts opts;
-static long flagged;
+static long flagged, duplicates;
+static struct shop_seen seen; /* order ids flagged */
 
 static void handle(const rd_kafka_message_t *m)
 {
@@ -17,6 +20,10 @@ static void handle(const rd_kafka_message_t *m)
     json_num(v, m->len, "amount", &amount);
     json_str(v, m->len, "customer_id", customer, sizeof customer);
     json_str(v, m->len, "item", item, sizeof item);
+    if (shop_seen_add(&seen, (unsigned long long)oid)) {
+        duplicates++;
+        return;
+    }
     flagged++;
     if (opts.json) printf("{\"flagged\":%.*s}\n", (int)m->len, v);
     else printf("FLAGGED order %.0f customer %s: %s for %.2f (orders[%d]@%lld)\n", oid, customer, item, amount,
@@ -31,7 +38,8 @@ int main(int argc, char **argv)
     rd_kafka_t *k = shop_consumer(&opts, "fraud", topics);
     shop_log(&opts, "started");
     shop_consume_loop(&opts, k, NULL, handle);
-    shop_log(&opts, "stats: flagged=%ld", flagged);
+    shop_log(&opts, "stats: flagged=%ld duplicates=%ld", flagged, duplicates);
     rd_kafka_destroy(k);
+    free(seen.slots);
     return 0;
 }

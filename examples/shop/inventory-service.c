@@ -1,21 +1,25 @@
 /* inventory-service (group `inventory`): consumes `orders`, reserves stock from an
  * in-memory table and produces inventory-reserved / inventory-rejected events to
  * `inventory-events`, keyed by order_id. Offsets are committed after the events are
- * delivered (at least once). */
+ * delivered (at least once); an order delivered again is skipped (idempotent by order
+ * id), so its stock is not reserved twice. Run one instance: the stock and the orders
+ * seen live in this process's memory. */
 #include "common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct {
     const char *item;
     long stock;
-} stock[] = {{"mouse", 150}, {"keyboard", 120}, {"headphones", 100}, {"monitor", 60}, {"laptop", 25}};
+} stock[] = {{"mouse", 400}, {"keyboard", 300}, {"headphones", 250}, {"monitor", 150}, {"laptop", 60}};
 #define NSTOCK (sizeof stock / sizeof stock[0])
 
 static struct shop_opts opts;
 static rd_kafka_t *producer;
-static long reserved, rejected;
+static long reserved, rejected, redelivered;
+static struct shop_seen seen; /* order ids handled */
 
 static void handle(const rd_kafka_message_t *m)
 {
@@ -26,6 +30,12 @@ static void handle(const rd_kafka_message_t *m)
         !json_str(v, m->len, "item", item, sizeof item) || !json_num(v, m->len, "qty", &qty) ||
         !json_num(v, m->len, "amount", &amount)) {
         shop_log(&opts, "skipping an unreadable order at orders[%d]@%lld", (int)m->partition, (long long)m->offset);
+        return;
+    }
+    if (shop_seen_add(&seen, (unsigned long long)oid)) {
+        redelivered++;
+        shop_log(&opts, "order %.0f delivered again (orders[%d]@%lld): already handled", oid, (int)m->partition,
+                 (long long)m->offset);
         return;
     }
     jfmt(order_id, sizeof order_id, "%.0f", oid);
@@ -64,9 +74,10 @@ int main(int argc, char **argv)
     shop_log(&opts, "started");
     shop_consume_loop(&opts, k, producer, handle);
     rd_kafka_flush(producer, 10000);
-    shop_log(&opts, "stats: reserved=%ld rejected=%ld", reserved, rejected);
+    shop_log(&opts, "stats: reserved=%ld rejected=%ld redelivered=%ld", reserved, rejected, redelivered);
     for (size_t i = 0; i < NSTOCK; i++) shop_log(&opts, "stock: %-10s %ld", stock[i].item, stock[i].stock);
     rd_kafka_destroy(k);
     rd_kafka_destroy(producer);
+    free(seen.slots);
     return 0;
 }

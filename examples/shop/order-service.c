@@ -1,8 +1,9 @@
 /* order-service: produces order-created events to the topic `orders`, keyed by customer id.
  *   --generate N --rate R   N orders at R per second (0: as fast as possible)
- * 2% are malformed on purpose (not JSON, or missing customer_id): the broker's
- * produce filter (filters/require_json_fields.lua) rejects them with INVALID_RECORD,
- * counted here from the delivery reports.
+ * 2% are malformed on purpose (orders 25, 75, 125, ...: in turn not JSON, no
+ * customer_id, cut short, no amount): the broker's produce filter
+ * (filters/require_json_fields.lua) rejects them with INVALID_RECORD, counted here from
+ * the delivery reports. The orders are the same every run.
  *   --http HOST:PORT        instead, serve POST /orders: the body (a JSON order) is
  *                           produced keyed by its customer_id; the answer waits for the
  *                           broker: 201 when written, 422 when its filter refused it. */
@@ -166,11 +167,18 @@ int main(int argc, char **argv)
         char customer[16], value[256];
         unsigned it = next_rand() % NITEMS, qty = 1 + next_rand() % 3;
         jfmt(customer, sizeof customer, "c%u", 1 + next_rand() % 50);
-        if (i % 100 == 25) /* malformed (2%): not JSON */
+        long malformed = i % 50 == 25 ? (i / 50) % 4 : -1; /* 2%, four kinds in turn */
+        if (malformed == 0) /* not JSON */
             jfmt(value, sizeof value, "order %ld: %u x %s for %s", i, qty, items[it].name, customer);
-        else if (i % 100 == 75) /* malformed: no customer_id */
+        else if (malformed == 1) /* no customer_id */
             jfmt(value, sizeof value, "{\"order_id\":%ld,\"item\":\"%s\",\"qty\":%u,\"amount\":%.2f}", i,
                  items[it].name, qty, qty * items[it].price);
+        else if (malformed == 2) /* cut short */
+            jfmt(value, sizeof value, "{\"order_id\":%ld,\"customer_id\":\"%s\",\"item\":\"%s\",\"qty\":%u,\"amo",
+                 i, customer, items[it].name, qty);
+        else if (malformed == 3) /* no amount */
+            jfmt(value, sizeof value, "{\"order_id\":%ld,\"customer_id\":\"%s\",\"item\":\"%s\",\"qty\":%u}", i,
+                 customer, items[it].name, qty);
         else
             jfmt(value, sizeof value,
                  "{\"order_id\":%ld,\"customer_id\":\"%s\",\"item\":\"%s\",\"qty\":%u,\"amount\":%.2f}", i, customer,

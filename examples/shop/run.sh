@@ -4,17 +4,20 @@
 # services (two payment-service instances sharing the group), sends a burst of orders,
 # waits until the notifications stop, prints a summary and stops everything.
 #   ORDERS=200 RATE=0 KEEP=1 examples/shop/run.sh    (KEEP=1 keeps the temp dir)
+# RUNNEL_BUILD=DIR takes runnel and runnel-server from DIR instead of build/.
 set -eu
 
 SHOP="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$SHOP/../.." && pwd)"
 ORDERS="${ORDERS:-200}"
 RATE="${RATE:-0}"
-RUNNEL="$ROOT/build/runnel"
-SERVER="$ROOT/build/runnel-server"
+BUILD="${RUNNEL_BUILD:-$ROOT/build}"
+RUNNEL="$BUILD/runnel"
+SERVER="$BUILD/runnel-server"
 
 # --- build -----------------------------------------------------------------------------
 if [[ ! -x "$RUNNEL" || ! -x "$SERVER" ]]; then
+    [[ -z "${RUNNEL_BUILD:-}" ]] || { echo "no runnel or runnel-server in $BUILD" >&2; exit 1; }
     echo "== building runnel (make build)"
     make -C "$ROOT" build >/dev/null
 fi
@@ -64,7 +67,7 @@ done
 
 # --- topics ----------------------------------------------------------------------------
 echo "== creating topics"
-"$SHOP/setup.sh" "$BOOT"
+RUNNEL="$RUNNEL" "$SHOP/setup.sh" "$BOOT"
 
 # --- services --------------------------------------------------------------------------
 B="$SHOP/bin"
@@ -105,6 +108,8 @@ for _ in $(seq 120); do
     last=$n
     sleep 2
 done
+echo "-- first charges (payment-1):"
+head -3 "$WORK/logs/payment-1.out" | sed 's/^/   /'
 echo "-- first notifications:"
 head -5 "$WORK/logs/notifications.out" | sed 's/^/   /'
 echo "-- first fraud-check flags:"
@@ -135,6 +140,6 @@ printf '   %-34s %s\n' \
     "rejected by inventory (stock)" "$(stat rejected "$L/inventory.err")" \
     "paid" "$((p1 + p2)) (payment-1: $p1, payment-2: $p2)" \
     "payment failed" "$((f1 + f2)) (payment-1: $f1, payment-2: $f2)" \
-    "notified" "$(stat notified "$L/notifications.err") ($(wc -l <"$L/notifications.out") lines)" \
+    "notified" "$(stat notified "$L/notifications.err") ($(wc -l <"$L/notifications.out") lines, $(stat duplicates "$L/notifications.err") duplicates skipped)" \
     "flagged by fraud-check (> 500)" "$(stat flagged "$L/fraud.err")"
 grep -h "stock:" "$L/inventory.err" | sed 's/^\[inventory-service\] /   /'
