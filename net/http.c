@@ -1,8 +1,9 @@
 /* net/http.c: the broker's HTTP endpoint (libevent's evhttp on http.listener, served on
  * the main thread's loop): /health and /ready for probes, /metrics in Prometheus text
  * format, and a JSON admin path for what Kafka's protocol has no API for (/v1/plugins,
- * POST /v1/plugins/reload). Everything it shows is read on demand from the server's
- * counters, the engine and the plugin host; it keeps no state of its own. */
+ * POST /v1/plugins/reload, /v1/processors in http_processors.c). Everything it shows is
+ * read on demand from the server's counters, the engine, the plugin host and the
+ * processors; it keeps no state of its own. */
 #include "http.h"
 
 #include <event2/buffer.h>
@@ -190,6 +191,37 @@ static void metrics_groups(struct evbuffer *b, rn_engine *e) {
     rn_group_listings_free(groups, n);
 }
 
+static void metrics_processors(struct evbuffer *b, rn_processors *ps) {
+    rn_processor_status *s;
+    int n;
+    if (!ps || rn_processors_status(ps, NULL, &s, &n) != RN_KAFKA_NONE) return;
+    const struct {
+        const char *name, *type, *doc;
+    } rows[] = {
+        {"runnel_processor_running", "gauge", "1 while the stream processor runs (0 stopped or failing)."},
+        {"runnel_processor_lag", "gauge", "Records in the processor's inputs past its committed positions."},
+        {"runnel_processor_records_in_total", "counter", "Input records processed (committed) since it started."},
+        {"runnel_processor_records_out_total", "counter", "Records it emitted (dead letters included) since it started."},
+        {"runnel_processor_dead_letters_total", "counter", "Records and timers that failed and went to <name>.dlq."},
+        {"runnel_processor_timers_fired_total", "counter", "Timers fired since it started."},
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        help(b, rows[r].name, rows[r].type, rows[r].doc);
+        for (int i = 0; i < n; i++) {
+            long long v = r == 0   ? strcmp(s[i].status, "running") == 0
+                          : r == 1 ? (long long)s[i].lag
+                          : r == 2 ? (long long)s[i].records_in
+                          : r == 3 ? (long long)s[i].records_out
+                          : r == 4 ? (long long)s[i].dead_letters
+                                   : (long long)s[i].timers_fired;
+            evbuffer_add_printf(b, "%s{processor=\"", rows[r].name);
+            label(b, s[i].def.name);
+            evbuffer_add_printf(b, "\"} %lld\n", v);
+        }
+    }
+    rn_processor_status_free(s, n);
+}
+
 static void metrics_plugins(struct evbuffer *b, rn_plugins *p) {
     if (!p) return;
     rn_plugins_stats s;
@@ -247,6 +279,7 @@ static void on_metrics(struct evhttp_request *r, void *arg) {
     metrics_partitions(b, h->opts.engine);
     metrics_groups(b, h->opts.engine);
     metrics_plugins(b, h->opts.plugins);
+    metrics_processors(b, h->opts.processors);
     metrics_storage(b, h->opts.engine);
     rn_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
     evbuffer_free(b);

@@ -198,6 +198,11 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
         assert "error.trace" in by_value["fail"]
         assert "instruction budget" in by_value["spin"]["error"] or "budget" in by_value["spin"]["error"], by_value["spin"]
         assert status(broker, "counter")["last_error"]
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % broker.http_port, timeout=10) as r:
+            metrics = r.read().decode()
+        assert 'runnel_processor_lag{processor="counter"} 0' in metrics, metrics
+        assert 'runnel_processor_records_in_total{processor="counter"} 60' in metrics
+        assert 'runnel_processor_dead_letters_total{processor="counter"} 2' in metrics
 
         # stop, reset to earliest (state cleared), start: the same outputs again
         code, body = http(broker, "POST", "/v1/processors/counter/reset", {"offset": "earliest"})
