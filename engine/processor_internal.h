@@ -74,6 +74,9 @@ typedef struct {
     int64_t step_position; /* during a step */
     rn_watcher watcher;    /* wakes the processor's thread on appends */
     bool watching;
+    uint8_t *peek;         /* tasks of several inputs: the batch at step_position, copied */
+    size_t peek_len;
+    int64_t peek_ts;       /* its first timestamp: the merge takes the earliest input first */
 } proc_input;
 
 typedef struct {
@@ -91,7 +94,7 @@ struct rn_proc_task {
     rn_processor *proc;
     int32_t index;
     proc_input *in;
-    int nin, next_input; /* next_input: where the next step starts reading (fairness) */
+    int nin;
     int64_t stream_time, step_stream_time;
     void *inst; /* the program instance; NULL until opened */
     uint8_t pfx[2 + RN_PROCESSOR_NAME_MAX + 4]; /* lp(name) + task BE32 */

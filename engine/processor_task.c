@@ -571,12 +571,18 @@ static int read_sink(void *ctx, const uint8_t *batch, size_t len) {
     return stopped || s->budget <= 0;
 }
 
-/* Read one input from its step position. -1 on a failure that ends the step. */
-static int read_input(rn_proc_task *t, proc_input *in, step_read *s) {
-    s->in = in;
+static void peek_drop(proc_input *in) {
+    free(in->peek);
+    in->peek = NULL;
+    in->peek_len = 0;
+}
+
+/* Read one input from its step position into sink. -1 on a failure that ends the step. */
+static int read_from(rn_proc_task *t, proc_input *in, size_t max_bytes, rn_batch_sink sink,
+                     void *ctx) {
     size_t bytes;
-    rn_err err = rn_partition_read(in->p, in->step_position, STEP_READ_BYTES, true, read_sink, s,
-                                   NULL, &bytes);
+    rn_err err = rn_partition_read(in->p, in->step_position, max_bytes, true, sink, ctx, NULL,
+                                   &bytes);
     if (err == RN_KAFKA_OFFSET_OUT_OF_RANGE) {
         rn_partition_offsets now;
         if (rn_partition_offsets_get(in->p, &now) != RN_KAFKA_NONE) return -1;
@@ -594,6 +600,7 @@ static int read_input(rn_proc_task *t, proc_input *in, step_read *s) {
         rn_processor_set_error(t->proc, true, "input %s-%d is gone", in->topic, t->index);
         if (in->watching) rn_partition_unwatch(in->p, &in->watcher);
         in->watching = false;
+        peek_drop(in);
         in->p = NULL; /* looked up again by the processor */
         return -1;
     }
@@ -602,7 +609,54 @@ static int read_input(rn_proc_task *t, proc_input *in, step_read *s) {
                                rn_err_name(err));
         return -1;
     }
+    return 0;
+}
+
+static int read_input(rn_proc_task *t, proc_input *in, step_read *s) {
+    s->in = in;
+    if (read_from(t, in, STEP_READ_BYTES, read_sink, s) != 0) return -1;
     return s->failed ? -1 : 0;
+}
+
+static int copy_first(void *ctx, const uint8_t *batch, size_t len) {
+    proc_input *in = ctx;
+    rn_batch_header h;
+    if (rn_batch_header_parse(batch, len, &h) != RN_KAFKA_NONE || !(in->peek = malloc(len)))
+        return 1;
+    memcpy(in->peek, batch, len);
+    in->peek_len = len;
+    in->peek_ts = (h.attributes & RN_BATCH_TIMESTAMP_LOG_APPEND) ? h.max_timestamp : h.base_timestamp;
+    return 1;
+}
+
+/* The next batch of an input (none at its end). -1 on a failure that ends the step. */
+static int peek_input(rn_proc_task *t, proc_input *in) {
+    if (in->peek || !in->p) return 0;
+    rn_partition_offsets off;
+    if (rn_partition_offsets_get(in->p, &off) == RN_KAFKA_NONE &&
+        in->step_position >= off.high_watermark)
+        return 0;
+    return read_from(t, in, 1, copy_first, in);
+}
+
+/* Several inputs: take batches in timestamp order (the input whose next batch starts
+ * earliest), as Kafka Streams does, so a join sees its table as of the stream's time and
+ * windows see one stream time. Returns -1 on a failure that ends the step. */
+static int read_merged(rn_proc_task *t, step_read *s) {
+    while (s->budget > 0) {
+        proc_input *best = NULL;
+        for (int i = 0; i < t->nin; i++) {
+            proc_input *in = &t->in[i];
+            if (peek_input(t, in) != 0) return -1;
+            if (in->peek && (!best || in->peek_ts < best->peek_ts)) best = in;
+        }
+        if (!best) return 0;
+        s->in = best;
+        read_sink(s, best->peek, best->peek_len);
+        peek_drop(best); /* a batch left half done is read again from step_position */
+        if (s->failed) return -1;
+    }
+    return 0;
 }
 
 static bool input_has_records(proc_input *in) {
@@ -717,6 +771,7 @@ static rn_err step_commit(rn_proc_task *t) {
 }
 
 static void step_discard(rn_proc_task *t) {
+    for (int i = 0; i < t->nin; i++) peek_drop(&t->in[i]); /* they were at step positions */
     rn_overlay_clear(&t->ov);
     emits_truncate(t, 0);
     for (int i = 0; i < t->nin; i++) t->in[i].step_position = t->in[i].position;
@@ -737,12 +792,10 @@ int rn_proc_task_step(rn_proc_task *t, int max_records) {
 
     step_read s = {.t = t, .partition = t->index, .budget = max_records};
     int rc = 0;
-    for (int n = 0; n < t->nin && s.budget > 0 && rc == 0; n++) {
-        proc_input *in = &t->in[(t->next_input + n) % t->nin];
-        if (!in->p) continue;
-        rc = read_input(t, in, &s);
-    }
-    t->next_input = (t->next_input + 1) % (t->nin ? t->nin : 1);
+    if (t->nin == 1 && t->in[0].p)
+        rc = read_input(t, &t->in[0], &s);
+    else if (t->nin > 1)
+        rc = read_merged(t, &s);
     int fired = rc == 0 ? fire_timers(t, RN_TIMER_WALL, now) : 0;
     if (rc != 0 || fired < 0) {
         if (fired < 0) rn_processor_set_error(p, true, "task %d: state store read failed", t->index);
@@ -880,6 +933,7 @@ void rn_proc_task_free(rn_proc_task *t) {
     for (int i = 0; i < t->nin; i++) {
         if (t->in[i].watching) rn_partition_unwatch(t->in[i].p, &t->in[i].watcher);
         free(t->in[i].topic);
+        free(t->in[i].peek);
     }
     free(t->in);
     if (t->inst) t->proc->ps->prog.close(t->inst);

@@ -268,6 +268,44 @@ static int l_now(lua_State *L) {
     return 1;
 }
 
+/* ctx.options: a read-only view of the options (scripts of every task share the
+ * processor's definition; a write would be a bug that only one task sees). */
+static int options_write(lua_State *L) { return luaL_error(L, "ctx.options is read-only"); }
+
+static int options_next(lua_State *L) {
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2);
+    if (lua_next(L, 3)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int options_pairs(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, options_next, 1);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Wraps the table on the top of the stack in a read-only proxy (replacing it). */
+static void make_read_only(lua_State *L) {
+    lua_newtable(L);             /* proxy */
+    lua_createtable(L, 0, 4);    /* its metatable */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, options_write);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, options_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
 static void push_strv(lua_State *L, char *const *v, int n) {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
@@ -298,6 +336,7 @@ static int make_ctx(lua_State *L) {
         lua_pushstring(L, d->option_values[i]);
         lua_setfield(L, -2, d->option_names[i]);
     }
+    make_read_only(L);
     lua_setfield(L, -2, "options");
     push_strv(L, d->inputs, d->ninputs);
     lua_setfield(L, -2, "inputs");

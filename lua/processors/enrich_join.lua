@@ -33,11 +33,10 @@
 -- where a table record keyed by that string lands.
 --
 -- Order: a stream record sees the table as of the table records of its partition that the
--- task has read before it. A stream record read before its key's table record is
--- emitted without a match (or dropped with join.require=true). The runtime reads the
--- inputs in turns, not in timestamp order. So load the table before the stream starts
--- (or start the processor when the table topic is loaded) when every early stream record
--- must find its match.
+-- task has read before it. The runtime takes the inputs' batches in timestamp order (the
+-- input whose next batch starts earliest), so a stream record sees the table as of its
+-- own time, whichever topic was written first. A stream record older than its key's
+-- table record is emitted without a match (or dropped with join.require=true).
 --
 -- Errors (the record goes to the dead-letter topic): a table record with a null key, a
 -- stream record whose value is not a JSON object.

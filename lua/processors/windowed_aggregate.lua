@@ -36,8 +36,9 @@
 --
 -- Tasks: one per input partition, each with its own windows. Records of one key must
 -- be in one partition (the usual keyed topic) for one result per key and window. With
--- several inputs, the runtime reads them in turns, not in timestamp order, so one
--- input can move stream time ahead of another. Give such a processor enough grace.
+-- several inputs, the runtime takes their batches in timestamp order (the input whose
+-- next batch starts earliest), so stream time moves with all of them; records within a
+-- batch can still be out of order, which the grace covers.
 
 local window = require("runnel.window")
 local json = require("runnel.json")

@@ -129,6 +129,7 @@ COUNTER = r"""
 function process(record, ctx)
   if record.value == "fail" then error("refusing record " .. record.offset) end
   if record.value == "spin" then while true do end end
+  if record.value == "opt" then ctx.options.sneaky = "1" end
   local n = tonumber(ctx.state:get(record.key) or "0") + 1
   ctx.state:put(record.key, tostring(n))
   ctx:emit(ctx.outputs[1], record.key, record.key .. "=" .. n .. ":" .. record.value,
@@ -149,7 +150,7 @@ def expected_counter(inputs):
         counts, timers, stream, res = {}, [], -1, []
         for off, key, value, ts in recs:
             stream = max(stream, ts)
-            if value not in ("fail", "spin"):
+            if value not in ("fail", "spin", "opt"):
                 counts[key] = counts.get(key, 0) + 1
                 n = counts[key]
                 res.append((key, "%s=%d:%s" % (key, n, value)))
@@ -173,14 +174,14 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
         recs, inputs = [], {0: [], 1: []}
         for i in range(60):
             part, key = i % 2, "k%d" % (i % 5)
-            value = "fail" if i == 17 else "spin" if i == 30 else "v%d" % i
+            value = {17: "fail", 30: "spin", 41: "opt"}.get(i, "v%d" % i)
             recs.append({"key": key, "value": value, "partition": part, "timestamp": T0 + i * 100})
             inputs[part].append((len(inputs[part]), key, value, T0 + i * 100))
         produce(broker, "events", recs)
         s = wait_caught_up(broker, "counter", records_in=60)
         want = expected_counter(inputs)
         total = sum(len(v) for v in want.values())
-        assert s["records_in"] == 60 and s["dead_letters"] == 2, s
+        assert s["records_in"] == 60 and s["dead_letters"] == 3, s
         got = consume_group(broker, ["counts"], total)
         for part in (0, 1):
             assert [(k, v) for (_, p, _, k, v, _) in got if p == part] == want[part]
@@ -189,9 +190,10 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
             if not v.startswith("timer"):
                 assert h == [("source.offset", str(offset_of[v.split(":", 1)[1]]))], (v, h)
         # the two faulty records are in the dead-letter topic with their errors; the rest flowed
-        dlq = consume_group(broker, ["counter.dlq"], 2)
+        dlq = consume_group(broker, ["counter.dlq"], 3)
         by_value = {r[4]: dict(r[5]) for r in dlq}
-        assert set(by_value) == {"fail", "spin"}, dlq
+        assert set(by_value) == {"fail", "spin", "opt"}, dlq
+        assert "ctx.options is read-only" in by_value["opt"]["error"], by_value["opt"]
         assert "refusing record 8" in by_value["fail"]["error"], by_value["fail"]
         assert by_value["fail"]["source.topic"] == "events" and by_value["fail"]["source.partition"] == "1"
         assert by_value["fail"]["source.offset"] == "8"
@@ -202,7 +204,7 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
             metrics = r.read().decode()
         assert 'runnel_processor_lag{processor="counter"} 0' in metrics, metrics
         assert 'runnel_processor_records_in_total{processor="counter"} 60' in metrics
-        assert 'runnel_processor_dead_letters_total{processor="counter"} 2' in metrics
+        assert 'runnel_processor_dead_letters_total{processor="counter"} 3' in metrics
 
         # stop, reset to earliest (state cleared), start: the same outputs again
         code, body = http(broker, "POST", "/v1/processors/counter/reset", {"offset": "earliest"})
@@ -272,14 +274,17 @@ def test_windowed_aggregate(broker):
 def test_enrich_join_and_router(broker):
     create(broker, "customers", 3)
     create(broker, "orders", 3)
-    create_processor(broker, "enrich", "processors/enrich_join.lua", ["customers", "orders"],
-                     ["orders-enriched"], **{"join.table": "customers", "enrich.as": "customer"})
     customers = {"c%d" % i: {"name": "n%d" % i, "region": ["eu", "us", "apac"][i % 3]} for i in range(20)}
-    # the table first; keyed records land where the same key does in orders (same partitioner)
-    produce(broker, "customers", [{"key": k, "value": json.dumps(v)} for k, v in customers.items()])
-    wait_caught_up(broker, "enrich", records_in=20)
-    orders = [{"key": "c%d" % (i % 25), "value": json.dumps({"order_id": i, "amount": i * 10})} for i in range(100)]
+    # The orders are written first but happened after the customers: the task reads its
+    # inputs in timestamp order, so every order sees its customer. Keyed records land
+    # where the same key does in the other topic (the same client partitioner).
+    orders = [{"key": "c%d" % (i % 25), "value": json.dumps({"order_id": i, "amount": i * 10}),
+               "timestamp": T0 + 60000 + i} for i in range(100)]
     produce(broker, "orders", orders)
+    produce(broker, "customers", [{"key": k, "value": json.dumps(v), "timestamp": T0 + i}
+                                  for i, (k, v) in enumerate(customers.items())])
+    create_processor(broker, "enrich", "processors/enrich_join.lua", ["orders", "customers"],
+                     ["orders-enriched"], **{"join.table": "customers", "enrich.as": "customer"})
     # route the enriched orders by the customer's region... via a second processor on the output
     create_processor(broker, "route", "processors/router.lua", ["orders-enriched"],
                      ["orders-eu", "orders-us", "orders-other"],
