@@ -213,6 +213,7 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
         rn_engine_close(e);
         return err;
     }
+    rn_store_set_min_free(e->store, opts->min_free_bytes);
     char *cid = NULL;
     size_t cl = 0;
     err = rn_store_get(e->store, RN_CF_META, KEY_CLUSTER_ID, strlen(KEY_CLUSTER_ID), &cid, &cl);
@@ -309,6 +310,8 @@ void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out) {
     out->blob_bytes = rn_store_property_sum(e->store, "rocksdb.total-blob-file-size");
     out->delayed_write_rate = rn_store_property(e->store, "rocksdb.actual-delayed-write-rate");
     out->write_stopped = rn_store_property(e->store, "rocksdb.is-write-stopped") != 0;
+    out->free_bytes = rn_store_free_bytes(e->store);
+    out->min_free_bytes = e->opts.min_free_bytes;
 }
 
 rn_err rn_engine_topic_hooks(rn_engine *e, const char *topic, rn_topic_hooks *out) {
@@ -608,9 +611,6 @@ rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
     for (int i = 0; !err && i < cap; i++) {
         const rn_topic *t = names ? rn_topic_find(&e->topics, names[i], NULL) : e->topics.v[i];
         if (!t) continue;
-        bool dup = false;
-        for (int j = 0; j < n && !dup; j++) dup = strcmp(v[j].name, t->name) == 0;
-        if (dup) continue;
         if (rn_topic_snapshot(t, &v[n++])) err = RN_ERR_NOMEM;
         const char *sv = view_source(t);
         const rn_topic *src = sv ? rn_topic_find(&e->topics, sv, NULL) : NULL;
@@ -632,8 +632,17 @@ rn_err rn_engine_topics(rn_engine *e, const char *const *names, int nnames,
         return err;
     }
     qsort(v, (size_t)n, sizeof *v, meta_cmp);
+    int kept = 0; /* a name asked for twice: once (sorted, so duplicates are neighbours) */
+    for (int i = 0; i < n; i++) {
+        if (kept && strcmp(v[kept - 1].name, v[i].name) == 0) {
+            free(v[i].name);
+            free(v[i].partitions);
+            continue;
+        }
+        v[kept++] = v[i];
+    }
     *out = v;
-    *count = n;
+    *count = kept;
     return RN_KAFKA_NONE;
 }
 

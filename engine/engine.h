@@ -28,6 +28,7 @@ typedef struct {
     size_t tail_cache_bytes;       /* log.tail.cache.bytes: recent batches kept per partition */
     int64_t retention_check_interval_ms; /* log.retention.check.interval.ms; 0: no thread */
     size_t rocksdb_block_cache_bytes;
+    uint64_t min_free_bytes;       /* log.dir.min.free.bytes: appends refused below it (0: off) */
     /* Broker-wide defaults that topic configs fall back to. */
     int32_t default_partitions;      /* num.partitions: used when a create asks for -1 */
     int64_t default_retention_ms;    /* log.retention.ms, -1 = forever */
@@ -250,6 +251,7 @@ typedef struct {
     uint64_t live_sst_bytes, blob_bytes;
     uint64_t delayed_write_rate;       /* bytes/s while RocksDB slows writes, 0 otherwise */
     bool write_stopped;                /* RocksDB stopped writes (a stall) */
+    uint64_t free_bytes, min_free_bytes; /* data.dir's filesystem, and log.dir.min.free.bytes */
 } rn_storage_stats;
 
 void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out);

@@ -446,8 +446,9 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
     rn_producer_state work;
     bool have_producer;
     int64_t dup_base;
-    rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
-                            : append_check(p, records, len, &work, &have_producer, &dup_base);
+    rn_err err = p->deleted                     ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+                 : !rn_store_space_ok(p->store) ? RN_KAFKA_KAFKA_STORAGE_ERROR
+                     : append_check(p, records, len, &work, &have_producer, &dup_base);
     if (err || dup_base >= 0) {
         if (!err) {
             out->base_offset = dup_base;
@@ -504,7 +505,7 @@ rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
             return RN_ERR_INTERNAL; /* one part per partition: the caller merges */
         }
     for (int i = 0; i < n; i++) pthread_mutex_lock(&order[i]->p->lock);
-    rn_err err = RN_KAFKA_NONE;
+    rn_err err = n && !rn_store_space_ok(store) ? RN_KAFKA_KAFKA_STORAGE_ERROR : RN_KAFKA_NONE;
     for (int i = 0; i < n && !err; i++) {
         rn_log_append_part *a = order[i];
         rn_producer_state work;
@@ -669,7 +670,7 @@ static int time_sink(void *ctx, const uint8_t *batch, size_t len) {
      * skip it without decompressing. */
     if (rn_batch_header_parse(batch, len, &h) == 0 && h.max_timestamp < ts->target) return 0;
     rn_batch_records *it;
-    rn_err err = rn_batch_records_open(batch, len, 256u << 20, &it);
+    rn_err err = rn_batch_records_open(batch, len, RN_BATCH_MAX_DECOMPRESSED, &it);
     if (err) {
         ts->err = err;
         return 1;

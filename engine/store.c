@@ -9,6 +9,9 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,11 @@ struct rn_store {
     rocksdb_block_based_table_options_t *table;
     rocksdb_writeoptions_t *wo_sync, *wo_nosync;
     rocksdb_readoptions_t *ro;
+
+    char *dir;
+    _Atomic uint64_t min_free, free_bytes;
+    _Atomic int64_t free_checked_us;
+    atomic_bool space_low;
 
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_done;
@@ -77,6 +85,10 @@ rn_err rn_store_open(const char *dir, int log_cfs, size_t block_cache_bytes, rn_
                      int *log_cfs_out, char *err, size_t errlen) {
     rn_store *s = calloc(1, sizeof *s);
     if (!s) return RN_ERR_NOMEM;
+    if (!(s->dir = strdup(dir))) {
+        free(s);
+        return RN_ERR_NOMEM;
+    }
     pthread_mutex_init(&s->sync_lock, NULL);
     pthread_cond_init(&s->sync_done, NULL);
     s->cache = rocksdb_cache_create_lru(block_cache_bytes ? block_cache_bytes : (8u << 20));
@@ -179,6 +191,7 @@ void rn_store_close(rn_store *s) {
     if (s->ro) rocksdb_readoptions_destroy(s->ro);
     pthread_mutex_destroy(&s->sync_lock);
     pthread_cond_destroy(&s->sync_done);
+    free(s->dir);
     free(s);
 }
 
@@ -308,4 +321,39 @@ size_t rn_key_prefix_end(uint8_t *buf, const uint8_t *prefix, size_t len) {
         len--;
     }
     return 0;
+}
+
+/* ---- free space ----------------------------------------------------------------------- */
+
+void rn_store_set_min_free(rn_store *s, uint64_t min_free) { atomic_store(&s->min_free, min_free); }
+
+static int64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t rn_store_free_bytes(rn_store *s) {
+    int64_t now = mono_us(), last = atomic_load(&s->free_checked_us);
+    if (now - last >= 100000 && atomic_compare_exchange_strong(&s->free_checked_us, &last, now)) {
+        struct statvfs st;
+        if (statvfs(s->dir, &st) == 0)
+            atomic_store(&s->free_bytes, (uint64_t)st.f_bavail * st.f_frsize);
+    }
+    return atomic_load(&s->free_bytes);
+}
+
+bool rn_store_space_ok(rn_store *s) {
+    uint64_t min = atomic_load(&s->min_free);
+    if (!min) return true;
+    uint64_t free_now = rn_store_free_bytes(s);
+    bool low = free_now < min, was = atomic_exchange(&s->space_low, low);
+    if (low && !was)
+        rn_log_error("storage: %llu bytes free on %s, below log.dir.min.free.bytes (%llu): "
+                     "refusing produce until space returns",
+                     (unsigned long long)free_now, s->dir, (unsigned long long)min);
+    else if (!low && was)
+        rn_log_info("storage: %llu bytes free on %s again: accepting produce",
+                    (unsigned long long)free_now, s->dir);
+    return !low;
 }

@@ -44,6 +44,14 @@ rn_err rn_store_write(rn_store *s, rn_store_batch *b, bool sync);
  * own, so call it outside any lock. */
 rn_err rn_store_sync_wal(rn_store *s);
 
+/* Free space on the database's filesystem: appends are refused (KAFKA_STORAGE_ERROR)
+ * while it is below min_free (log.dir.min.free.bytes), so RocksDB never runs out of space
+ * mid-write (which stops it until a restart) and writes resume by themselves when space
+ * returns. The figure is read at most every 100 ms. 0 disables the check. */
+void rn_store_set_min_free(rn_store *s, uint64_t min_free);
+bool rn_store_space_ok(rn_store *s);
+uint64_t rn_store_free_bytes(rn_store *s);
+
 /* A RocksDB integer property ("rocksdb.cur-size-all-mem-tables"...) summed over every
  * column family, or of the database; 0 when RocksDB does not know it. */
 uint64_t rn_store_property_sum(rn_store *s, const char *prop);

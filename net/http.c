@@ -264,6 +264,9 @@ static void metrics_storage(struct evbuffer *b, rn_engine *e) {
         {"runnel_rocksdb_delayed_write_rate", "Bytes/s RocksDB lets writes through while slowing them (0: not slowed).",
          st.delayed_write_rate},
         {"runnel_rocksdb_write_stopped", "1 while RocksDB stops writes (a stall).", st.write_stopped},
+        {"runnel_storage_free_bytes", "Free bytes on data.dir's filesystem.", st.free_bytes},
+        {"runnel_storage_min_free_bytes",
+         "log.dir.min.free.bytes: produce is refused while free bytes are below it.", st.min_free_bytes},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         help(b, rows[i].name, "gauge", rows[i].doc);

@@ -59,6 +59,10 @@ const rn_config_key rn_config_keys[] = {
      "shared log column families (fixed when the data dir is created)", NULL},
     {"log.tail.cache.bytes", RN_CONFIG_INT64, "8388608", 0, INT64_MAX, OFF(log_tail_cache_bytes),
      "recent batches kept in memory per partition", NULL},
+    {"log.dir.min.free.bytes", RN_CONFIG_INT64, "536870912", 0, INT64_MAX, OFF(log_dir_min_free_bytes),
+     "produce is refused (KAFKA_STORAGE_ERROR) while data.dir's filesystem has less free space "
+     "(keep it above the memtables RocksDB may flush at once); 0: no check",
+     NULL},
     {"rocksdb.block.cache.bytes", RN_CONFIG_INT64, "268435456", 0, INT64_MAX,
      OFF(rocksdb_block_cache_bytes), "RocksDB block cache", NULL},
     {"group.min.session.timeout.ms", RN_CONFIG_INT32, "6000", 0, 2147483647,

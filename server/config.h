@@ -43,6 +43,7 @@ typedef struct {
     int32_t log_column_families;     /* log.column.families (default 4) */
     int64_t log_tail_cache_bytes;    /* log.tail.cache.bytes (default 8 MiB per partition) */
     int64_t rocksdb_block_cache_bytes; /* rocksdb.block.cache.bytes (default 256 MiB) */
+    int64_t log_dir_min_free_bytes;  /* log.dir.min.free.bytes (default 512 MiB, 0 off) */
     int32_t group_min_session_timeout_ms;      /* default 6000 */
     int32_t group_max_session_timeout_ms;      /* default 1800000 */
     int32_t group_initial_rebalance_delay_ms;  /* default 3000 */

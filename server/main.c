@@ -220,6 +220,7 @@ int main(int argc, char **argv) {
         .tail_cache_bytes = (size_t)cfg.log_tail_cache_bytes,
         .retention_check_interval_ms = cfg.log_retention_check_interval_ms,
         .rocksdb_block_cache_bytes = (size_t)cfg.rocksdb_block_cache_bytes,
+        .min_free_bytes = (uint64_t)cfg.log_dir_min_free_bytes,
         .default_retention_ms = cfg.log_retention_ms,
         .default_retention_bytes = cfg.log_retention_bytes,
         .default_max_message_bytes = cfg.message_max_bytes,
