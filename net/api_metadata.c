@@ -3,6 +3,7 @@
  * topics with an empty list; v1+ with a null list. Requested topics that do not exist
  * are created when auto.create.topics.enable and the request allows it (always for
  * v0-3, allow_auto_topic_creation from v4). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -39,10 +40,36 @@ static void write_topic_error(rn_request *req, rn_writer *w, int16_t v, const ch
     rn_write_tags(w);
 }
 
+static int meta_name_cmp(const void *key, const void *elem) {
+    return strcmp(key, ((const rn_topic_meta *)elem)->name);
+}
+
+/* t is sorted by name (rn_engine_topics): a lookup is a binary search, so a request
+ * naming 100,000 topics costs n log n, not n squared. */
 static bool meta_has(const rn_topic_meta *t, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (strcmp(t[i].name, name) == 0) return true;
-    return false;
+    return n > 0 && bsearch(name, t, (size_t)n, sizeof *t, meta_name_cmp) != NULL;
+}
+
+typedef struct {
+    const char *name;
+    int32_t index;
+} name_at;
+
+static int name_at_cmp(const void *a, const void *b) {
+    const name_at *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* dup[i]: names[i] was already asked for at a lower index. 0, or -1 out of memory. */
+static int mark_duplicates(rn_request *req, char **names, int32_t n, bool *dup) {
+    name_at *v = rn_arena_calloc(&req->arena, (size_t)n, sizeof *v);
+    if (!v) return -1;
+    for (int32_t i = 0; i < n; i++) v[i] = (name_at){names[i], i};
+    qsort(v, (size_t)n, sizeof *v, name_at_cmp);
+    for (int32_t i = 1; i < n; i++)
+        if (strcmp(v[i].name, v[i - 1].name) == 0) dup[v[i].index] = true;
+    return 0;
 }
 
 enum rn_api_result rn_api_metadata(rn_request *req) {
@@ -119,10 +146,12 @@ enum rn_api_result rn_api_metadata(rn_request *req) {
         goto err_parse;
     }
     int32_t nmissing = 0;
+    if (!all && ntopics > 1 && mark_duplicates(req, names, ntopics, answered) != 0) {
+        rn_topic_meta_free(topics, count);
+        goto err_parse;
+    }
     for (int32_t i = 0; !all && i < ntopics; i++) {
-        bool dup = false;
-        for (int32_t j = 0; j < i && !dup; j++) dup = strcmp(names[i], names[j]) == 0;
-        answered[i] = dup || meta_has(topics, count, names[i]);
+        answered[i] = answered[i] || meta_has(topics, count, names[i]);
         if (!answered[i]) nmissing++;
     }
     rn_write_array_len(w, count + nmissing);
