@@ -190,7 +190,7 @@ static void print_status(const char *obj) {
     num(st, sizeof st, obj, "stream_time");
     printf("processor %s: %s\n  script       %s\n  inputs       %s\n  outputs      %s\n"
            "  tasks        %s\n  lag          %s\n  records in   %s\n  records out  %s\n"
-           "  dead letters %s (topic %s.dlq)\n  timers fired %s\n  stream time  %s\n",
+           "  dead letters %s (topic %s.dlq)\n  timers fired %s\n  stream time  %s (the earliest task's)\n",
            name ? name : "?", status ? status : "?", script ? script : "?", in, out, tasks, lag,
            rin, rout, dead, name ? name : "?", timers, st);
     if (err) printf("  last error   %s\n", err);

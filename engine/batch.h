@@ -110,6 +110,10 @@ typedef struct {
 
 typedef struct rn_batch_records rn_batch_records;
 
+/* The most a broker-side reader (hooks, views, processors, the time index) decompresses
+ * of one batch: a decompression bomb fails that batch, it cannot exhaust memory. */
+#define RN_BATCH_MAX_DECOMPRESSED (64u << 20)
+
 /* Open an iterator over the records of one batch (validated or not: every read is
  * bounds-checked), decompressing gzip, snappy (raw and xerial framing), lz4 (frame
  * format) or zstd into an owned buffer when the batch is compressed. The batch bytes

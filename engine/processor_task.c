@@ -16,7 +16,6 @@
 
 #define STEP_READ_BYTES (1u << 20)
 #define STEP_EMITS_MAX 50000 /* a step stops reading once it emitted this many records */
-#define MAX_DECOMPRESSED (256u << 20)
 #define TIMERS_PER_TURN 10000 /* timers fired after one record (a script that keeps
                                * rescheduling one in the past cannot hold the step) */
 #define KEY_MAX (1 + 2 + RN_PROCESSOR_NAME_MAX + 4 + 1 + 8 + RN_PROCESSOR_STATE_KEY_MAX)
@@ -495,6 +494,7 @@ typedef struct {
     int32_t partition;
     int budget;   /* records this step may still take */
     int handled;  /* records and timers */
+    int timers;   /* event timers fired */
     bool failed;
 } step_read;
 
@@ -522,6 +522,7 @@ static int process_one(step_read *s, const rn_record *r) {
     int fired = fire_timers(t, RN_TIMER_EVENT, t->step_stream_time);
     if (fired < 0) return -1;
     s->handled += 1 + fired;
+    s->timers += fired;
     return 0;
 }
 
@@ -536,7 +537,7 @@ static int read_sink(void *ctx, const uint8_t *batch, size_t len) {
         return 0;
     }
     rn_batch_records *it;
-    if (rn_batch_records_open(batch, len, MAX_DECOMPRESSED, &it) != RN_KAFKA_NONE) {
+    if (rn_batch_records_open(batch, len, RN_BATCH_MAX_DECOMPRESSED, &it) != RN_KAFKA_NONE) {
         rn_processor_set_error(s->t->proc, true, "%s-%d: unreadable batch at offset %lld",
                                s->in->topic, s->partition, (long long)h.base_offset);
         s->failed = true;
@@ -829,7 +830,7 @@ int rn_proc_task_step(rn_proc_task *t, int max_records) {
     pthread_mutex_lock(&p->status_lock);
     p->records_in += (uint64_t)in_records;
     p->records_out += (uint64_t)nemits;
-    p->timers_fired += (uint64_t)fired;
+    p->timers_fired += (uint64_t)(fired + s.timers);
     p->steps++;
     p->failing = false;
     pthread_mutex_unlock(&p->status_lock);

@@ -12,7 +12,6 @@
 #include "batch.h"
 
 #define POOL_BATCH_BYTES (512u << 10) /* a new batch once a pool's records pass this */
-#define MAX_DECOMPRESSED (64u << 20)
 
 typedef struct {
     rn_record *recs;
@@ -242,7 +241,7 @@ rn_err rn_produce_hooks_apply(rn_plugins *plugins, const rn_topic_hooks *hooks, 
             h.iters_cap = cap;
         }
         rn_batch_records *it;
-        if ((err = rn_batch_records_open(records + pos, bsize, MAX_DECOMPRESSED, &it))) break;
+        if ((err = rn_batch_records_open(records + pos, bsize, RN_BATCH_MAX_DECOMPRESSED, &it))) break;
         h.iters[h.niters++] = it;
         rn_record rec;
         int r;

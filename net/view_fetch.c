@@ -9,7 +9,6 @@
 #include "produce_hooks.h"
 #include "rnlog.h"
 
-#define MAX_DECOMPRESSED (64u << 20)
 
 int rn_view_filter_batch(rn_view_filter *vf, const uint8_t *batch, size_t len, rn_writer *w) {
     if (!vf->script) {
@@ -22,7 +21,7 @@ int rn_view_filter_batch(rn_view_filter *vf, const uint8_t *batch, size_t len, r
     if (rn_batch_header_parse(batch, len, &h) != 0) return -1;
     vf->last_offset = h.base_offset + h.last_offset_delta;
     rn_batch_records *it;
-    if (rn_batch_records_open(batch, len, MAX_DECOMPRESSED, &it) != 0) return -1;
+    if (rn_batch_records_open(batch, len, RN_BATCH_MAX_DECOMPRESSED, &it) != 0) return -1;
     rn_record *kept = malloc((size_t)(h.record_count > 0 ? h.record_count : 1) * sizeof *kept);
     int n = 0, rc = 0, r;
     rn_record rec;
