@@ -33,6 +33,7 @@ void shop_parse_args(struct shop_opts *o, int argc, char **argv, const char *usa
         else if (!strcmp(a, "--json")) o->json = true;
         else if (!strcmp(a, "--generate") && i + 1 < argc) o->generate = atol(argv[++i]);
         else if (!strcmp(a, "--rate") && i + 1 < argc) o->rate = atof(argv[++i]);
+        else if (!strcmp(a, "--minutes") && i + 1 < argc) o->minutes = atof(argv[++i]);
         else if (!strcmp(a, "--http") && i + 1 < argc) o->http = argv[++i];
         else {
             fprintf(stderr, "usage: %s %s\n", o->name, usage);
@@ -67,6 +68,14 @@ rd_kafka_t *shop_producer(const struct shop_opts *o, void (*dr_cb)(rd_kafka_t *,
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     set(c, "bootstrap.servers", o->bootstrap);
     set(c, "linger.ms", "5");
+    /* Place keyed records by murmur2 of the key, as Java clients and the broker do (its
+     * default placement, processors' emits, json_field.lua on orders' customer_id, the
+     * key). Then a record is sent to the partition the broker puts it in, and each
+     * partition gets its records in the order they were produced. With librdkafka's own
+     * default (crc32), the broker re-places orders coming from several of the client's
+     * partition queues, interleaved: a partition's order would not be the send order,
+     * and event-time windows would see orders minutes late. */
+    set(c, "partitioner", "murmur2_random");
     /* The broker refuses a whole batch when its produce filter rejects one record of it,
      * and librdkafka 2.0 fails every record of that batch: a producer whose records may
      * be rejected sends them one per batch so only the bad ones fail. */
@@ -214,11 +223,17 @@ int jfmt(char *buf, size_t len, const char *fmt, ...)
 
 rd_kafka_resp_err_t shop_produce(rd_kafka_t *p, const char *topic, const char *key, const char *value)
 {
+    return shop_produce_at(p, topic, key, value, 0);
+}
+
+rd_kafka_resp_err_t shop_produce_at(rd_kafka_t *p, const char *topic, const char *key, const char *value,
+                                    long long timestamp_ms)
+{
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
             RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return e;
         rd_kafka_poll(p, 100); /* the local queue is full: let deliveries drain */
     }

@@ -15,11 +15,12 @@ struct shop_opts {
     bool json;             /* --json */
     long generate;         /* --generate N */
     double rate;           /* --rate R (records/s, 0: as fast as possible) */
+    double minutes;        /* --minutes M (order-service: event time spread over M minutes) */
     const char *http;      /* --http HOST:PORT (order-service) */
     const char *name;      /* the program's name, for logs */
 };
 
-/* Parses --bootstrap, --json, --generate, --rate, --http; exits 2 on anything else.
+/* Parses --bootstrap, --json, --generate, --rate, --minutes, --http; exits 2 on anything else.
  * Also makes stdout line-buffered: a line a service prints is a thing it has done, and
  * must not be lost in a buffer when the process is killed. */
 void shop_parse_args(struct shop_opts *o, int argc, char **argv, const char *usage);
@@ -42,8 +43,12 @@ bool json_num(const char *json, size_t len, const char *field, double *out);
 /* snprintf into a buffer, exits on truncation (the demo's objects are small). */
 int jfmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Produce a value with a key; returns 0 or the librdkafka error. */
+/* Produce a value with a key; returns 0 or the librdkafka error. The record's timestamp
+ * is the time of the call, or with shop_produce_at timestamp_ms (0: the time of the call):
+ * its event time, which the broker keeps (CreateTime) and stream processors' windows use. */
 rd_kafka_resp_err_t shop_produce(rd_kafka_t *p, const char *topic, const char *key, const char *value);
+rd_kafka_resp_err_t shop_produce_at(rd_kafka_t *p, const char *topic, const char *key, const char *value,
+                                    long long timestamp_ms);
 
 void shop_log(const struct shop_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,5 +1,10 @@
 /* order-service: produces order-created events to the topic `orders`, keyed by customer id.
  *   --generate N --rate R   N orders at R per second (0: as fast as possible)
+ *   --minutes M             stamp them as placed over the last M minutes: order i of N
+ *                           at now - M min + i * M min / N (the record timestamp, the
+ *                           event time the broker's stream processors count by), so a
+ *                           burst of a few seconds fills M one-minute windows; without
+ *                           it each order is stamped when it is sent
  * 2% are malformed on purpose (orders 25, 75, 125, ...: in turn not JSON, no
  * customer_id, cut short, no amount): the broker's produce filter
  * (filters/require_json_fields.lua) rejects them with INVALID_RECORD, counted here from
@@ -144,14 +149,16 @@ static int serve_http(void)
 
 int main(int argc, char **argv)
 {
-    shop_parse_args(&opts, argc, argv, "--generate N [--rate R] | --http HOST:PORT  [--bootstrap HOST:PORT]");
+    shop_parse_args(&opts, argc, argv,
+                    "--generate N [--rate R] [--minutes M] | --http HOST:PORT  [--bootstrap HOST:PORT]");
     if (opts.http) {
         shop_install_signals();
         http_producer = shop_producer(&opts, on_delivery, true);
         return serve_http();
     }
     if (opts.generate <= 0) {
-        fprintf(stderr, "usage: %s --generate N [--rate R] | --http HOST:PORT  [--bootstrap HOST:PORT]\n", opts.name);
+        fprintf(stderr, "usage: %s --generate N [--rate R] [--minutes M] | --http HOST:PORT  [--bootstrap HOST:PORT]\n",
+                opts.name);
         return 2;
     }
     shop_install_signals();
@@ -161,6 +168,13 @@ int main(int argc, char **argv)
         double s = 1.0 / opts.rate;
         gap.tv_sec = (time_t)s;
         gap.tv_nsec = (long)((s - (double)gap.tv_sec) * 1e9);
+    }
+    long long first = 0, step = 0; /* order i's timestamp: first + i * step (0: when sent) */
+    if (opts.minutes > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        step = (long long)(opts.minutes * 60000.0 / (double)opts.generate);
+        first = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - step * opts.generate;
     }
     long sent = 0;
     for (long i = 1; i <= opts.generate && !shop_stop; i++) {
@@ -183,7 +197,7 @@ int main(int argc, char **argv)
             jfmt(value, sizeof value,
                  "{\"order_id\":%ld,\"customer_id\":\"%s\",\"item\":\"%s\",\"qty\":%u,\"amount\":%.2f}", i, customer,
                  items[it].name, qty, qty * items[it].price);
-        rd_kafka_resp_err_t e = shop_produce(p, "orders", customer, value);
+        rd_kafka_resp_err_t e = shop_produce_at(p, "orders", customer, value, step ? first + i * step : 0);
         if (e) shop_log(&opts, "produce: %s", rd_kafka_err2str(e));
         else sent++;
         rd_kafka_poll(p, 0);

@@ -8,7 +8,14 @@ once (runnel has no transactions): the killed instance's uncommitted records go 
 survivor. The test asserts the effects happen exactly once all the same: every valid
 order reserved or rejected once, paid or failed once, notified once; every duplicate
 event in the log identical to its original; malformed orders nowhere past the broker's
-produce filter. It prints how many records were delivered again (pytest -rP shows it)."""
+produce filter. It prints how many records were delivered again (pytest -rP shows it).
+
+The broker's stream processors (created by setup.sh) run beside the services, exactly
+once and untouched by the kill: rekey-orders (router.lua) re-keys orders by item into
+orders-by-item, stock (stock.lua) keeps the stock per item and emits one result per
+order to stock-levels, revenue (revenue_per_minute.lua) sums each minute of event time
+per partition of orders to revenue-per-minute. The test recomputes their outputs in
+Python from their inputs as stored and compares them byte for byte."""
 import json
 import os
 import shutil
@@ -16,19 +23,25 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections import Counter, defaultdict
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from conftest import BUILD, ROOT, SANITIZER_MARKS
+from test_lua_hooks import java_murmur2
 
 SHOP = os.path.join(ROOT, "examples", "shop")
 ORDERS = 1000
 RATE = 100  # orders/s: the run lasts ~10 s, long enough to kill a payment-service in it
+MINUTES = 10  # the orders' timestamps (event time) span the last 10 minutes: ~11 windows of revenue
 KILL_AFTER_CHARGES = 200  # one payment-service is killed once the two have charged this many orders
 MALFORMED = {i for i in range(1, ORDERS + 1) if i % 50 == 25}  # order-service's 2%
 VALID = set(range(1, ORDERS + 1)) - MALFORMED
 STOCK = {"mouse": 400, "keyboard": 300, "headphones": 250, "monitor": 150, "laptop": 60}  # inventory-service's
+PROCESSORS = ("rekey-orders", "stock", "revenue")  # setup.sh's
+STOCK_DEFAULT = 100  # stock.lua's stock.initial when not set (setup.sh sets each item's)
+WINDOW_MS, GRACE_MS = 60000, 5000  # setup.sh's options of the processor revenue
 SERVICE_CFLAGS = "-Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
 
 
@@ -135,8 +148,9 @@ def plugins_dir(tmp):
     return d
 
 
-def read_topic(bootstrap, topic):
-    """Every record of topic: [(partition, offset, key, value)], read with assign()."""
+def read_topic(bootstrap, topic, timestamps=False):
+    """Every record of topic: [(partition, offset, key, value)] (and the timestamp, with
+    timestamps=True), read with assign(), in offset order per partition."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "shop-test-reader", "enable.auto.commit": False,
                   "enable.partition.eof": True})
     try:
@@ -153,7 +167,7 @@ def read_topic(bootstrap, topic):
                 assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
                 ended.add(m.partition())
                 continue
-            out.append((m.partition(), m.offset(), m.key(), m.value()))
+            out.append((m.partition(), m.offset(), m.key(), m.value()) + ((m.timestamp()[1],) if timestamps else ()))
         return out
     finally:
         c.close()
@@ -174,6 +188,83 @@ def lag(bootstrap, group, topics):
         c.close()
 
 
+def processor_status(broker, name):
+    """GET /v1/processors/NAME from the broker's HTTP endpoint."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/v1/processors/%s" % (broker.http_port, name),
+                                timeout=20) as r:
+        return json.loads(r.read())
+
+
+def processors_caught_up(broker, names):
+    """Whether each processor is running and has processed every record of its inputs."""
+    for name in names:
+        s = processor_status(broker, name)
+        if s["status"] != "running" or s["lag"] != 0 or any(p["high_watermark"] < 0 for p in s["positions"]):
+            return False
+    return True
+
+
+def expected_stock(orders_by_item, initial):
+    """stock.lua recomputed: {order_id: (key, value)} of its one result per order, and
+    {item: [order_id, ...]} in input order, from orders-by-item as stored (each partition
+    in offset order, one stock per item per task)."""
+    results, sequence = {}, defaultdict(list)
+    for part in sorted({r[0] for r in orders_by_item}):
+        left = {}
+        for _, _, _, value in sorted(r for r in orders_by_item if r[0] == part):
+            o = json.loads(value)
+            item, qty = o["item"], o["qty"]
+            level = left.get(item, initial.get(item, STOCK_DEFAULT))
+            status = "reserved" if qty <= level else "rejected"
+            if status == "reserved":
+                level -= qty
+                left[item] = level
+            results[o["order_id"]] = (item.encode(), (
+                '{"order_id":%d,"sku":"%s","qty":%d,"left":%d,"status":"%s"}' % (
+                    o["order_id"], item, qty, level, status)).encode())
+            sequence[item].append(o["order_id"])
+    return results, sequence
+
+
+def expected_revenue(orders_ts):
+    """revenue_per_minute.lua recomputed, one task per partition of orders: (the multiset
+    of its records as (key, value, timestamp), the orders dropped as late, the windows
+    still open). Stream time is the largest timestamp read so far, this record's
+    included; a window closes (emits) once stream time >= its end + grace, right after
+    the record that moved it; a record whose window is closed already is late."""
+    emitted, late, still_open = Counter(), [], {}
+    for part in sorted({r[0] for r in orders_ts}):
+        stream_time, windows = -1, {}
+        for _, _, _, value, ts in sorted(r for r in orders_ts if r[0] == part):
+            stream_time = max(stream_time, ts)
+            start = ts - ts % WINDOW_MS
+            if start + WINDOW_MS + GRACE_MS <= stream_time:
+                late.append(json.loads(value)["order_id"])
+                continue
+            agg = windows.setdefault(start, [0, 0])
+            agg[0] += 1
+            agg[1] += round(json.loads(value)["amount"] * 100)
+            for w in sorted(windows):
+                if w + WINDOW_MS + GRACE_MS <= stream_time:
+                    n, cents = windows.pop(w)
+                    emitted[(str(w).encode(), (
+                        '{"window_start":%d,"window_end":%d,"orders":%d,"revenue":%d.%02d,"partition":%d}' % (
+                            w, w + WINDOW_MS, n, cents // 100, cents % 100, part)).encode(),
+                             w + WINDOW_MS + GRACE_MS)] += 1
+        still_open.update({(w, part): agg for w, agg in windows.items()})
+    return emitted, late, still_open
+
+
+def tick_customers(partitions):
+    """A customer id per partition of orders, as json_field.lua places them (murmur2)."""
+    out, i = {}, 0
+    while len(out) < partitions:
+        cid = "tick-%d" % i
+        out.setdefault((java_murmur2(cid.encode()) & 0x7FFFFFFF) % partitions, cid)
+        i += 1
+    return out
+
+
 def by_order(records):
     """{order_id: [(key, value), ...]} for a topic of JSON events keyed by order id."""
     out = defaultdict(list)
@@ -191,8 +282,8 @@ def test_shop_end_to_end_with_a_payment_service_killed(broker_factory):
         broker = broker_factory(plugins_dir=plugins_dir(tmp), group_initial_rebalance_delay_ms=500)
 
         # --- the topics, by the demo's own setup.sh ---------------------------------------
-        p = subprocess.run([os.path.join(SHOP, "setup.sh"), broker.bootstrap], capture_output=True, timeout=60,
-                           env=dict(os.environ, RUNNEL=os.path.join(BUILD, "runnel")))
+        p = subprocess.run([os.path.join(SHOP, "setup.sh"), broker.bootstrap, "127.0.0.1:%d" % broker.http_port],
+                           capture_output=True, timeout=60, env=dict(os.environ, RUNNEL=os.path.join(BUILD, "runnel")))
         assert p.returncode == 0, "setup.sh failed:\n%s%s" % (p.stdout.decode(), p.stderr.decode())
 
         # --- the services; orders only once every group has split its partitions ----------
@@ -211,7 +302,8 @@ def test_shop_end_to_end_with_a_payment_service_killed(broker_factory):
                     and len(svc.assignment("fraud")) == 6 and p1 and p2 and len(p1 | p2) == 3)
         wait_until(ready, 45, "every consumer to have its partitions", svc.tails)
 
-        svc.start("orders", "order-service", "--generate", str(ORDERS), "--rate", str(RATE))
+        svc.start("orders", "order-service", "--generate", str(ORDERS), "--rate", str(RATE),
+                  "--minutes", str(MINUTES))
 
         # --- kill -9 one payment-service while orders flow: the one with more partitions --
         def charges():
@@ -341,6 +433,96 @@ def test_shop_end_to_end_with_a_payment_service_killed(broker_factory):
         flagged = Counter(f["flagged"]["order_id"] for f in svc.json_lines("fraud"))
         assert set(flagged) == high_value and max(flagged.values()) == 1
 
+        # --- the stream processors: each valid order processed once, inside the broker ----
+        # They ran all along, beside the services and the kill; exactly once, they owe no
+        # duplicate to it. Their outputs are recomputed here from their inputs as stored.
+        wait_until(lambda: processors_caught_up(broker, PROCESSORS), 60, "the processors to catch up",
+                   lambda: "\n" + "\n".join(json.dumps(processor_status(broker, n)) for n in PROCESSORS))
+        for name in PROCESSORS:
+            s = processor_status(broker, name)
+            assert s["dead_letters"] == 0 and s["last_error"] is None, s
+            assert read_topic(broker.bootstrap, name + ".dlq") == [], name + ".dlq is not empty"
+        raw = {json.loads(value)["order_id"]: value for _, _, _, value in orders}
+
+        # rekey-orders: every valid order once in orders-by-item, unchanged, keyed by its item,
+        # one partition per item (murmur2 of the key)
+        by_item = read_topic(broker.bootstrap, "orders-by-item")
+        copies = Counter(json.loads(value)["order_id"] for _, _, _, value in by_item)
+        assert set(copies) == VALID and max(copies.values()) == 1, (sorted(VALID - set(copies))[:20], [
+            o for o, n in copies.items() if n > 1][:20])
+        for part, _, key, value in by_item:
+            o = json.loads(value)
+            assert value == raw[o["order_id"]] and key == o["item"].encode(), (key, value)
+            assert part == (java_murmur2(key) & 0x7FFFFFFF) % 3, (part, key)
+
+        # stock: one result per valid order, none lost, none twice; each the decision that
+        # orders-by-item's order (per partition, by offset) gives from the initial stock
+        levels = read_topic(broker.bootstrap, "stock-levels")
+        results = Counter(json.loads(value)["order_id"] for _, _, _, value in levels)
+        assert set(results) == VALID, "stock results missing for %s, extra for %s" % (
+            sorted(VALID - set(results))[:20], sorted(set(results) - VALID)[:20])
+        assert max(results.values()) == 1, [o for o, n in results.items() if n > 1][:20]
+        want, sequence = expected_stock(by_item, STOCK)
+        in_order = defaultdict(list)
+        for part, _, key, value in sorted(levels):
+            oid = json.loads(value)["order_id"]
+            assert (key, value) == want[oid], "order %d: stock result %s, recomputed %s" % (oid, (key, value),
+                                                                                         want[oid])
+            in_order[key.decode()].append(oid)
+        assert in_order == sequence  # each item's results in its orders' order
+        final = {item: json.loads(next(v for _, _, k, v in reversed(sorted(levels)) if k == item.encode()))["left"]
+                 for item in sequence}
+        decisions = Counter(json.loads(value)["status"] for _, _, _, value in levels)
+        # inventory-service decided in its own interleaving of the 6 partitions of orders,
+        # the processor in orders-by-item's order: the same final stock unless an item ran out
+        inventory_left = {item: STOCK[item] - reserved_qty[item] for item in STOCK}
+        ran_out = {json.loads(v)["sku"] for _, _, _, v in levels if b'"rejected"' in v}
+        ran_out |= {json.loads(c[0][1])["item"] for c in inventory.values() if b"inventory-rejected" in c[0][1]}
+        for item in STOCK:
+            if item not in ran_out:
+                assert final[item] == inventory_left[item], (item, final[item], inventory_left[item])
+
+        # revenue: windows close by event time per task (partition of orders), so the last
+        # minute stays open until each partition sees a later order. One "tick" order per
+        # partition, stamped at the end of the last minute + grace (amount 0, item "tick"),
+        # closes every minute that holds a valid order. (The services are stopped: the
+        # ticks go only to the processors.)
+        partitions = len({part for part, _, _, _ in orders})
+        assert partitions == 6
+        last_end = max(ts - ts % WINDOW_MS for _, _, _, _, ts in read_topic(broker.bootstrap, "orders", True)) \
+            + WINDOW_MS
+        tick_errors = []
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "partitioner": "murmur2_random"})
+        for part, cid in sorted(tick_customers(partitions).items()):
+            producer.produce("orders", key=cid, timestamp=last_end + GRACE_MS,
+                             value=json.dumps({"order_id": 1000000 + part, "customer_id": cid, "item": "tick",
+                                               "qty": 1, "amount": 0}),
+                             on_delivery=lambda err, msg: err and tick_errors.append(err))
+        assert producer.flush(30) == 0 and not tick_errors, tick_errors
+        wait_until(lambda: processors_caught_up(broker, ["revenue"]), 60, "the processor revenue to catch up")
+        orders_ts = read_topic(broker.bootstrap, "orders", True)
+        ticks = sorted(part for part, _, _, value, _ in orders_ts if b'"tick"' in value)
+        assert ticks == list(range(partitions)), "the ticks landed in partitions %s" % ticks
+        revenue = read_topic(broker.bootstrap, "revenue-per-minute", True)
+        emitted, late, still_open = expected_revenue(orders_ts)
+        assert not late, "orders late for their minute (stamped out of order in a partition): %s" % late
+        assert Counter((key, value, ts) for _, _, key, value, ts in revenue) == emitted, (
+            sorted(revenue)[:10], sorted(emitted)[:10])
+        assert {w for w, _ in still_open} == {last_end}  # only the ticks' minute is open
+        # Each minute's records sum to the valid orders stamped in that minute.
+        per_minute, valid_minute = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
+        for _, _, _, value, _ in revenue:
+            r = json.loads(value)
+            per_minute[r["window_start"]][0] += r["orders"]
+            per_minute[r["window_start"]][1] += round(float(value.split(b'"revenue":')[1].split(b",")[0]) * 100)
+        for _, _, _, value, ts in orders_ts:
+            o = json.loads(value)
+            if o["order_id"] in VALID:
+                valid_minute[ts - ts % WINDOW_MS][0] += 1
+                valid_minute[ts - ts % WINDOW_MS][1] += round(o["amount"] * 100)
+        assert per_minute == valid_minute, (sorted(per_minute.items()), sorted(valid_minute.items()))
+        assert sum(n for n, _ in per_minute.values()) == len(VALID)
+
         print("\nshop: %d orders, %d refused by the broker's filter; %d reserved, %d out of stock; "
               "%d paid, %d payment failed; %d notified, %d flagged by fraud-check" % (
                   ORDERS, len(MALFORMED), len(reserved), len(VALID) - len(reserved),
@@ -354,6 +536,13 @@ def test_shop_end_to_end_with_a_payment_service_killed(broker_factory):
                   " (orders still flowing)" if orders_running_at_kill else "", survivor, redelivered,
                   self_redelivered,
                   payment_dups, inventory_dups, skipped, time.time() - started))
+        print("shop: processors: stock: %d results, one per valid order (%d reserved, %d rejected), final stock %s "
+              "(inventory-service: %s); revenue: %d minutes, %d records, %.2f in all, equal per minute to the "
+              "valid orders' amounts; no dead letters" % (
+                  len(levels), decisions["reserved"], decisions["rejected"],
+                  " ".join("%s=%d" % (i, final[i]) for i in STOCK),
+                  " ".join("%s=%d" % (i, inventory_left[i]) for i in STOCK), len(per_minute), len(revenue),
+                  sum(c for _, c in per_minute.values()) / 100))
     finally:
         if svc:
             svc.stop_all()
