@@ -8,6 +8,7 @@
  *         "c.log_column_families"   -> BE32, fixed when the data dir is created
  *         't' + topic name          -> the topic's record (topic.h)
  *         'p' + partition id BE32   -> log start BE64, leader epoch BE32 (log.h)
+ *         'a' + ...                 -> an ACL binding (acl.c)
  *
  * Metadata changes are serialised by meta_lock and written before the registry shows
  * them; readers only take the registry's read lock. */
@@ -44,6 +45,7 @@ struct rn_engine {
     uint32_t next_partition_id;
     int64_t next_producer_id, producer_block_end;
     rn_coordinator *coordinator;
+    rn_acls *acls;
     pthread_t retention_thread;
     bool retention_running, stopping;
     pthread_mutex_t stop_lock;
@@ -255,6 +257,7 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
     if (!err)
         err = rn_coordinator_open(e->store, e, &opts->groups, opts->flush_sync,
                                   opts->coordinator_thread, &e->coordinator);
+    if (!err) err = rn_acls_open(e->store, &e->acls);
     if (err) {
         snprintf(errbuf, errlen, "cannot load metadata: %s", rn_err_message(err));
         rn_engine_close(e);
@@ -280,6 +283,7 @@ void rn_engine_close(rn_engine *e) {
         pthread_join(e->retention_thread, NULL);
     }
     rn_coordinator_close(e->coordinator);
+    rn_acls_close(e->acls);
     rn_topic_registry_free(&e->topics);
     while (e->dead) {
         rn_topic *n = e->dead->next_dead;
@@ -301,6 +305,7 @@ rn_store *rn_engine_store(rn_engine *e) { return e->store; }
 bool rn_engine_flush_sync(const rn_engine *e) { return e->opts.flush_sync; }
 
 rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
+rn_acls *rn_engine_acls(rn_engine *e) { return e->acls; }
 
 void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out) {
     out->memtable_bytes = rn_store_property_sum(e->store, "rocksdb.cur-size-all-mem-tables");

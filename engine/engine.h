@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "error.h"
 #include "group.h"
 
@@ -55,6 +56,8 @@ const char *rn_engine_cluster_id(const rn_engine *e);
 int32_t rn_engine_node_id(const rn_engine *e);
 /* The group coordinator (engine/group.h), alive until rn_engine_close. */
 rn_coordinator *rn_engine_coordinator(rn_engine *e);
+/* The ACL bindings (engine/acl.h), alive until rn_engine_close. */
+rn_acls *rn_engine_acls(rn_engine *e);
 
 /* ---- topics ---------------------------------------------------------------------- */
 
