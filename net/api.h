@@ -108,6 +108,9 @@ enum rn_api_result rn_api_sync_group(rn_request *req);
 enum rn_api_result rn_api_describe_groups(rn_request *req);
 enum rn_api_result rn_api_list_groups(rn_request *req);
 enum rn_api_result rn_api_delete_groups(rn_request *req);
+enum rn_api_result rn_api_describe_acls(rn_request *req);
+enum rn_api_result rn_api_create_acls(rn_request *req);
+enum rn_api_result rn_api_delete_acls(rn_request *req);
 enum rn_api_result rn_api_offset_delete(rn_request *req);
 
 #endif
