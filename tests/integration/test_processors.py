@@ -130,6 +130,7 @@ function process(record, ctx)
   if record.value == "fail" then error("refusing record " .. record.offset) end
   if record.value == "spin" then while true do end end
   if record.value == "opt" then ctx.options.sneaky = "1" end
+  if record.value == "io" then io.open("/etc/passwd") end  -- the sandbox has no io
   local n = tonumber(ctx.state:get(record.key) or "0") + 1
   ctx.state:put(record.key, tostring(n))
   ctx:emit(ctx.outputs[1], record.key, record.key .. "=" .. n .. ":" .. record.value,
@@ -150,7 +151,7 @@ def expected_counter(inputs):
         counts, timers, stream, res = {}, [], -1, []
         for off, key, value, ts in recs:
             stream = max(stream, ts)
-            if value not in ("fail", "spin", "opt"):
+            if value not in ("fail", "spin", "opt", "io"):
                 counts[key] = counts.get(key, 0) + 1
                 n = counts[key]
                 res.append((key, "%s=%d:%s" % (key, n, value)))
@@ -174,14 +175,14 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
         recs, inputs = [], {0: [], 1: []}
         for i in range(60):
             part, key = i % 2, "k%d" % (i % 5)
-            value = {17: "fail", 30: "spin", 41: "opt"}.get(i, "v%d" % i)
+            value = {17: "fail", 30: "spin", 41: "opt", 52: "io"}.get(i, "v%d" % i)
             recs.append({"key": key, "value": value, "partition": part, "timestamp": T0 + i * 100})
             inputs[part].append((len(inputs[part]), key, value, T0 + i * 100))
         produce(broker, "events", recs)
         s = wait_caught_up(broker, "counter", records_in=60)
         want = expected_counter(inputs)
         total = sum(len(v) for v in want.values())
-        assert s["records_in"] == 60 and s["dead_letters"] == 3, s
+        assert s["records_in"] == 60 and s["dead_letters"] == 4, s
         got = consume_group(broker, ["counts"], total)
         for part in (0, 1):
             assert [(k, v) for (_, p, _, k, v, _) in got if p == part] == want[part]
@@ -190,9 +191,10 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
             if not v.startswith("timer"):
                 assert h == [("source.offset", str(offset_of[v.split(":", 1)[1]]))], (v, h)
         # the two faulty records are in the dead-letter topic with their errors; the rest flowed
-        dlq = consume_group(broker, ["counter.dlq"], 3)
+        dlq = consume_group(broker, ["counter.dlq"], 4)
         by_value = {r[4]: dict(r[5]) for r in dlq}
-        assert set(by_value) == {"fail", "spin", "opt"}, dlq
+        assert set(by_value) == {"fail", "spin", "opt", "io"}, dlq
+        assert "global 'io'" in by_value["io"]["error"], by_value["io"]
         assert "ctx.options is read-only" in by_value["opt"]["error"], by_value["opt"]
         assert "refusing record 8" in by_value["fail"]["error"], by_value["fail"]
         assert by_value["fail"]["source.topic"] == "events" and by_value["fail"]["source.partition"] == "1"
@@ -204,7 +206,7 @@ def test_state_timers_dead_letters_and_admin(broker_factory):
             metrics = r.read().decode()
         assert 'runnel_processor_lag{processor="counter"} 0' in metrics, metrics
         assert 'runnel_processor_records_in_total{processor="counter"} 60' in metrics
-        assert 'runnel_processor_dead_letters_total{processor="counter"} 3' in metrics
+        assert 'runnel_processor_dead_letters_total{processor="counter"} 4' in metrics
 
         # stop, reset to earliest (state cleared), start: the same outputs again
         code, body = http(broker, "POST", "/v1/processors/counter/reset", {"offset": "earliest"})
