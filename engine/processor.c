@@ -291,7 +291,8 @@ static void *processor_thread(void *arg) {
         if (did && !failed) continue;
         int64_t wait = failed ? FAIL_BACKOFF_MS : IDLE_WAKE_MS;
         now = wall_ms();
-        if (next_wall != INT64_MAX && next_wall - now < wait) wait = next_wall - now;
+        if (!failed && next_wall != INT64_MAX) /* a failing task keeps its back-off */
+            wait = next_wall <= now ? 0 : next_wall - now < wait ? next_wall - now : wait;
         if (wait <= 0) continue;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -695,6 +696,8 @@ rn_err rn_processors_reset(rn_processors *ps, const char *name, const char *inpu
         const char *tn = p->def.inputs[i];
         if (rn_engine_topics(ps->engine, &tn, 1, &m, &c) != RN_KAFKA_NONE || c != 1) continue;
         int32_t count = m[0].partition_count;
+        uint8_t id[16];
+        memcpy(id, m[0].topic_id, 16);
         rn_topic_meta_free(m, c);
         if (partition >= count) {
             fail(err, errlen, "%s has %d partitions", tn, count);
@@ -712,14 +715,14 @@ rn_err rn_processors_reset(rn_processors *ps, const char *name, const char *inpu
                                                                 : offset;
             if (to < off.log_start_offset) to = off.log_start_offset;
             if (to > off.high_watermark) to = off.high_watermark;
-            uint8_t key[16 + RN_PROCESSOR_NAME_MAX + 256], v[8];
+            uint8_t key[16 + RN_PROCESSOR_NAME_MAX + 256], v[RN_PROC_POSITION_LEN];
             size_t kl = rn_proc_name_key(key, 'P', name);
             rn_key_put32(key + kl, (uint32_t)k);
             kl += 4;
             memcpy(key + kl, tn, strlen(tn));
             kl += strlen(tn);
-            rn_key_put64(v, (uint64_t)to);
-            rn_store_batch_put(b, ps->store, RN_CF_PROCESSORS, key, kl, v, 8);
+            rn_proc_position_put(v, to, id);
+            rn_store_batch_put(b, ps->store, RN_CF_PROCESSORS, key, kl, v, sizeof v);
             moved++;
         }
     }
@@ -772,6 +775,8 @@ static void fill_status(rn_processors *ps, rn_processor *p, rn_processor_status 
         const char *tn = p->def.inputs[i];
         if (rn_engine_topics(ps->engine, &tn, 1, &m, &c) != RN_KAFKA_NONE || c != 1) continue;
         int32_t count = m[0].partition_count;
+        uint8_t id[16];
+        memcpy(id, m[0].topic_id, 16);
         rn_topic_meta_free(m, c);
         if (count > s->ntasks) s->ntasks = count;
         rn_proc_position *np = realloc(s->positions, (size_t)(s->npositions + count) * sizeof *np);
@@ -791,7 +796,13 @@ static void fill_status(rn_processors *ps, rn_processor *p, rn_processor_status 
             rn_proc_position *pos = &s->positions[s->npositions++];
             pos->topic = strdup(tn);
             pos->partition = k;
-            pos->position = stored_i64(ps, key, kl, off.log_start_offset);
+            char *v = NULL;
+            size_t vl = 0;
+            int64_t stored = rn_store_get(ps->store, RN_CF_PROCESSORS, key, kl, &v, &vl) == RN_KAFKA_NONE
+                                 ? rn_proc_position_get((uint8_t *)v, vl, id)
+                                 : -1;
+            free(v);
+            pos->position = stored >= 0 ? stored : off.log_start_offset;
             pos->high_watermark = part ? off.high_watermark : -1;
             if (pos->high_watermark > pos->position) s->lag += pos->high_watermark - pos->position;
         }

@@ -67,8 +67,13 @@ int rn_overlay_scan(const rn_overlay *o, rn_store *s, const uint8_t *lo, size_t 
 
 typedef struct rn_processor rn_processor;
 
+/* A stored position: the next offset BE64 and the input topic's id (a topic deleted and
+ * created again under the same name is read from its start, not from the old offset). */
+#define RN_PROC_POSITION_LEN 24
+
 typedef struct {
     char *topic;
+    uint8_t topic_id[16];  /* of the topic the partition handle belongs to */
     rn_partition *p;       /* NULL: this input has no such partition (yet) */
     int64_t position;      /* committed: the next offset to process */
     int64_t step_position; /* during a step */
@@ -169,6 +174,12 @@ int rn_proc_task_resolve(rn_proc_task *t);
 int rn_proc_task_step(rn_proc_task *t, int max_records);
 /* When the task next has a wall timer due (INT64_MAX: none). */
 int64_t rn_proc_task_wall_due(const rn_proc_task *t);
+
+/* The id of a topic now (false when it does not exist). */
+bool rn_proc_topic_id(rn_engine *e, const char *topic, uint8_t id[16]);
+/* Encode / decode a stored position (decode: -1 when v is not one, or is another topic's). */
+void rn_proc_position_put(uint8_t v[RN_PROC_POSITION_LEN], int64_t offset, const uint8_t id[16]);
+int64_t rn_proc_position_get(const uint8_t *v, size_t vl, const uint8_t id[16]);
 
 /* Record an error for status (and the log). */
 void rn_processor_set_error(rn_processor *p, bool failing, const char *fmt, ...)

@@ -663,8 +663,15 @@ static int read_merged(rn_proc_task *t, step_read *s) {
 static bool input_has_records(proc_input *in) {
     if (!in->p) return false;
     rn_partition_offsets off;
-    return rn_partition_offsets_get(in->p, &off) == RN_KAFKA_NONE &&
-           off.high_watermark > in->position;
+    rn_err err = rn_partition_offsets_get(in->p, &off);
+    if (err == RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION) { /* deleted: look it up again */
+        if (in->watching) rn_partition_unwatch(in->p, &in->watcher);
+        in->watching = false;
+        peek_drop(in);
+        in->p = NULL;
+        return false;
+    }
+    return !err && off.high_watermark > in->position;
 }
 
 /* ---- commit ------------------------------------------------------------------------ */
@@ -739,13 +746,13 @@ static rn_err step_commit(rn_proc_task *t) {
         return RN_ERR_NOMEM;
     }
     rn_overlay_write(&t->ov, store, wb);
-    uint8_t k[KEY_MAX], v[8];
+    uint8_t k[KEY_MAX], v[RN_PROC_POSITION_LEN];
     for (int i = 0; i < t->nin; i++) {
         proc_input *in = &t->in[i];
         if (!in->p || in->step_position == in->position) continue;
-        rn_key_put64(v, (uint64_t)in->step_position);
+        rn_proc_position_put(v, in->step_position, in->topic_id);
         rn_store_batch_put(wb, store, RN_CF_PROCESSORS, k,
-                           rn_proc_key(k, 'P', t, in->topic, strlen(in->topic)), v, 8);
+                           rn_proc_key(k, 'P', t, in->topic, strlen(in->topic)), v, sizeof v);
     }
     rn_key_put64(v, (uint64_t)t->step_stream_time);
     rn_store_batch_put(wb, store, RN_CF_PROCESSORS, k, rn_proc_key(k, 'M', t, NULL, 0), v, 8);
@@ -777,8 +784,9 @@ static void step_discard(rn_proc_task *t) {
     emits_truncate(t, 0);
     for (int i = 0; i < t->nin; i++) t->in[i].step_position = t->in[i].position;
     t->step_stream_time = t->stream_time;
-    /* Timers scheduled in the discarded step may have lowered these: harmless, the
-     * next look finds nothing due and sets them right. */
+    /* Timers that fired in the discarded step are still stored: look at the store again
+     * (a later due time here would skip them). */
+    t->next_event_due = t->next_wall_due = INT64_MIN;
 }
 
 int64_t rn_proc_task_wall_due(const rn_proc_task *t) { return t->next_wall_due; }
@@ -839,6 +847,26 @@ int rn_proc_task_step(rn_proc_task *t, int max_records) {
 
 /* ---- a task's life ----------------------------------------------------------------- */
 
+bool rn_proc_topic_id(rn_engine *e, const char *topic, uint8_t id[16]) {
+    rn_topic_meta *m;
+    int c;
+    if (rn_engine_topics(e, &topic, 1, &m, &c) != RN_KAFKA_NONE) return false;
+    bool found = c == 1;
+    if (found) memcpy(id, m[0].topic_id, 16);
+    rn_topic_meta_free(m, c);
+    return found;
+}
+
+void rn_proc_position_put(uint8_t v[RN_PROC_POSITION_LEN], int64_t offset, const uint8_t id[16]) {
+    rn_key_put64(v, (uint64_t)offset);
+    memcpy(v + 8, id, 16);
+}
+
+int64_t rn_proc_position_get(const uint8_t *v, size_t vl, const uint8_t id[16]) {
+    if (!v || vl != RN_PROC_POSITION_LEN || memcmp(v + 8, id, 16) != 0) return -1;
+    return (int64_t)rn_key_get64(v);
+}
+
 static void wake_processor(rn_watcher *w) {
     rn_processor *p = w->ctx;
     pthread_mutex_lock(&p->wake_lock);
@@ -854,8 +882,9 @@ int rn_proc_task_resolve(rn_proc_task *t) {
         proc_input *in = &t->in[i];
         if (in->p) continue;
         rn_err e;
+        uint8_t id[16];
         rn_partition *part = rn_engine_partition(p->ps->engine, in->topic, t->index, &e);
-        if (!part) continue;
+        if (!part || !rn_proc_topic_id(p->ps->engine, in->topic, id)) continue;
         uint8_t k[KEY_MAX];
         char *v = NULL;
         size_t vl = 0;
@@ -868,8 +897,14 @@ int rn_proc_task_resolve(rn_proc_task *t) {
             free(v);
             continue;
         }
-        in->position = v && vl == 8 ? (int64_t)rn_key_get64((uint8_t *)v) : off.log_start_offset;
+        int64_t stored = rn_proc_position_get((uint8_t *)v, vl, id);
+        if (v && stored < 0)
+            rn_log_warn("processor %s: input %s-%d is not the topic its position was for (it "
+                        "was deleted and created again): reading it from its start",
+                        p->def.name, in->topic, t->index);
+        in->position = stored >= 0 ? stored : off.log_start_offset;
         in->step_position = in->position;
+        memcpy(in->topic_id, id, 16);
         free(v);
         in->p = part;
         in->watcher = (rn_watcher){.notify = wake_processor, .ctx = p};
