@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "durable.h"
 #include "group.h"
 #include "log.h"
 #include "processor_internal.h"
@@ -46,6 +47,7 @@ struct rn_engine {
     int64_t next_producer_id, producer_block_end;
     rn_coordinator *coordinator;
     rn_acls *acls;
+    rn_durable *durable; /* the sync thread (log.flush.sync only) */
     pthread_t retention_thread;
     bool retention_running, stopping;
     pthread_mutex_t stop_lock;
@@ -258,6 +260,8 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
         err = rn_coordinator_open(e->store, e, &opts->groups, opts->flush_sync,
                                   opts->coordinator_thread, &e->coordinator);
     if (!err) err = rn_acls_open(e->store, &e->acls);
+    if (!err && opts->flush_sync && !(e->durable = rn_durable_start(e->store)))
+        rn_log_warn("engine: no sync thread; produce waits for its own fsync");
     if (err) {
         snprintf(errbuf, errlen, "cannot load metadata: %s", rn_err_message(err));
         rn_engine_close(e);
@@ -282,6 +286,7 @@ void rn_engine_close(rn_engine *e) {
         pthread_mutex_unlock(&e->stop_lock);
         pthread_join(e->retention_thread, NULL);
     }
+    rn_durable_stop(e->durable);
     rn_coordinator_close(e->coordinator);
     rn_acls_close(e->acls);
     rn_topic_registry_free(&e->topics);
@@ -306,6 +311,21 @@ bool rn_engine_flush_sync(const rn_engine *e) { return e->opts.flush_sync; }
 
 rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
 rn_acls *rn_engine_acls(rn_engine *e) { return e->acls; }
+
+void rn_engine_when_durable(rn_engine *e, rn_durable_wait *w) {
+    if (e->durable) {
+        rn_durable_add(e->durable, w);
+        return;
+    }
+    rn_err err = rn_store_sync_wal(e->store); /* no thread: this caller waits */
+    if (!err)
+        for (int i = 0; i < w->n; i++) rn_log_publish(w->parts[i], w->ends[i]);
+    w->done(w, err);
+}
+
+void rn_engine_durable_cancel(rn_engine *e, rn_durable_wait *w) {
+    if (e->durable) rn_durable_cancel(e->durable, w);
+}
 
 void rn_engine_storage_stats(rn_engine *e, rn_storage_stats *out) {
     out->memtable_bytes = rn_store_property_sum(e->store, "rocksdb.cur-size-all-mem-tables");

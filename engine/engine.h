@@ -185,6 +185,8 @@ typedef struct {
     int64_t log_append_time;  /* -1 unless the topic uses LogAppendTime */
     int64_t log_start_offset;
     bool duplicate;           /* an idempotent retry: nothing written, original offsets */
+    int64_t log_end_offset;   /* the log end after the append: what must be durable */
+    bool durable;             /* already durable (rn_partition_append, or no log.flush.sync) */
 } rn_append_result;
 
 /* Append a record set (one or more batches, each already validated with
@@ -199,6 +201,36 @@ typedef struct {
  * `records` is the caller's; the engine copies what it keeps. */
 rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
                            rn_append_result *out);
+
+/* The same, without waiting for the fsync: with log.flush.sync it returns once the write is
+ * in RocksDB (out->durable false; the high watermark has not moved), and the caller hands
+ * (p, out->log_end_offset) to rn_engine_when_durable, which fsyncs for many appenders at
+ * once on the engine's own thread and then advances the high watermarks. A network thread
+ * so never waits for a disk. Without log.flush.sync it is rn_partition_append. */
+rn_err rn_partition_append_nowait(rn_partition *p, uint8_t *records, size_t len,
+                                  rn_append_result *out);
+
+/* Wait here (group-committed fsync) until the log is durable up to end, and advance the
+ * high watermark to it: for an appender that cannot park (rn_partition_append_nowait). */
+rn_err rn_partition_await_durable(rn_partition *p, int64_t end);
+
+/* A wait for durability: done runs on the engine's sync thread once the WAL holding every
+ * write made before rn_engine_when_durable was fsynced and each parts[i]'s high watermark
+ * reached ends[i] (err != 0 when the fsync failed: nothing was published). done must be
+ * quick and must not call back into the engine (net wakes its loop). */
+typedef struct rn_durable_wait {
+    void (*done)(struct rn_durable_wait *w, rn_err err);
+    void *ctx;
+    rn_partition **parts;
+    int64_t *ends;
+    int n;
+    struct rn_durable_wait *next; /* engine-owned linkage */
+} rn_durable_wait;
+
+void rn_engine_when_durable(rn_engine *e, rn_durable_wait *w);
+/* Take w back: afterwards done is not running and will never run for it (it may have
+ * run already). For a request that goes away before it is answered. */
+void rn_engine_durable_cancel(rn_engine *e, rn_durable_wait *w);
 
 /* Called with each whole batch, in offset order; returns 0 to go on, non-zero to stop.
  * The bytes are valid only during the call. No engine lock is held during the call, so

@@ -434,11 +434,12 @@ static rn_err append_publish(rn_partition *p, int64_t end, bool sync) {
     return RN_KAFKA_NONE;
 }
 
-rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
-                           rn_append_result *out) {
+static rn_err append_impl(rn_partition *p, uint8_t *records, size_t len, rn_append_result *out,
+                          bool wait) {
     int64_t now = now_ms();
-    out->base_offset = out->log_append_time = out->log_start_offset = -1;
+    out->base_offset = out->log_append_time = out->log_start_offset = out->log_end_offset = -1;
     out->duplicate = false;
+    out->durable = true;
     rn_store_batch *wb = rn_store_batch_new();
     if (!wb) return RN_ERR_NOMEM;
 
@@ -454,9 +455,17 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
             out->base_offset = dup_base;
             out->duplicate = true;
             out->log_start_offset = p->log_start_offset;
+            /* The original may still be waiting for its fsync: this answer waits too. */
+            out->log_end_offset = p->log_end_offset;
+            out->durable = !p->flush_sync || p->high_watermark >= p->log_end_offset;
         }
         pthread_mutex_unlock(&p->lock);
         rn_store_batch_free(wb);
+        if (!err && !out->durable && wait) {
+            int64_t end = out->log_end_offset;
+            out->durable = true;
+            return append_publish(p, end, true);
+        }
         return err;
     }
     int64_t max_ts, end = append_stage(p, records, len, now, wb, &max_ts);
@@ -474,10 +483,29 @@ rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
         return err;
     }
     append_apply(p, records, len, end, max_ts, now, have_producer ? &work : NULL, out);
+    out->log_end_offset = end;
     pthread_mutex_unlock(&p->lock);
     rn_store_batch_free(wb);
+    if (p->flush_sync && !wait) {
+        out->durable = false; /* the caller waits with rn_engine_when_durable */
+        return RN_KAFKA_NONE;
+    }
     return append_publish(p, end, true);
 }
+
+rn_err rn_partition_append(rn_partition *p, uint8_t *records, size_t len,
+                           rn_append_result *out) {
+    return append_impl(p, records, len, out, true);
+}
+
+rn_err rn_partition_append_nowait(rn_partition *p, uint8_t *records, size_t len,
+                                  rn_append_result *out) {
+    return append_impl(p, records, len, out, false);
+}
+
+void rn_log_publish(rn_partition *p, int64_t end) { append_publish(p, end, false); }
+
+rn_err rn_partition_await_durable(rn_partition *p, int64_t end) { return append_publish(p, end, true); }
 
 static int part_by_id(const void *a, const void *b) {
     const rn_log_append_part *x = *(rn_log_append_part *const *)a,

@@ -89,6 +89,10 @@ typedef struct {
 rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
                             rn_store_batch *wb, bool sync);
 
+/* After an fsync that covers the write that took the log to end: advance the high
+ * watermark to it (never back) and wake the watchers. */
+void rn_log_publish(rn_partition *p, int64_t end);
+
 /* Apply retention.ms / retention.bytes at now_ms. */
 void rn_log_enforce_retention(rn_partition *p, int64_t now_ms);
 

@@ -2,8 +2,15 @@
  * (RecordBatch v2 only, CRC32C, sizes) and appended as one atomic write; the response
  * carries the base offset of the appended records, or the error, per partition. acks=0
  * is served like acks=1 but answered with nothing at all; on a single broker acks=1 and
- * acks=all are the same promise (durable per log.flush.sync before the answer). */
+ * acks=all are the same promise (durable per log.flush.sync before the answer).
+ *
+ * With log.flush.sync the appends do not wait for their fsync: the request is parked
+ * (RN_API_DEFERRED) on an rn_durable_wait, the engine's sync thread fsyncs once for every
+ * request waiting and wakes this loop, which answers. The network thread never waits for
+ * the disk, and one fsync serves every partition of every request in the meantime. */
+#include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -27,8 +34,54 @@ typedef struct {
     produce_partition *partitions;
 } produce_topic;
 
-static rn_err produce_partition_append(rn_request *req, const char *topic, int32_t index,
-                                       rn_bytes records, rn_append_result *res) {
+/* A request waiting for durability (in the request's arena; parts/ends malloc'd). */
+typedef struct {
+    rn_request *req;
+    produce_topic *topics;
+    int32_t ntopics;
+    bool wait_fsync;      /* appends may skip their fsync (acks != 0) */
+    rn_durable_wait wait;
+    rn_partition **parts; /* what must be durable before the answer: partition, log end */
+    int64_t *ends;
+    int n, cap;
+    struct event *wake;
+    rn_err sync_err;
+} produce_state;
+
+/* Remember (p, end) for the answer's fsync; the furthest end per partition. */
+static rn_err note_pending(produce_state *st, rn_partition *p, const rn_append_result *res) {
+    if (res->durable) return RN_KAFKA_NONE;
+    for (int i = 0; i < st->n; i++)
+        if (st->parts[i] == p) {
+            if (res->log_end_offset > st->ends[i]) st->ends[i] = res->log_end_offset;
+            return RN_KAFKA_NONE;
+        }
+    if (st->n == st->cap) {
+        int cap = st->cap ? st->cap * 2 : 8;
+        rn_partition **np = realloc(st->parts, (size_t)cap * sizeof *np);
+        if (!np) return RN_ERR_NOMEM;
+        st->parts = np;
+        int64_t *ne = realloc(st->ends, (size_t)cap * sizeof *ne);
+        if (!ne) return RN_ERR_NOMEM;
+        st->ends = ne;
+        st->cap = cap;
+    }
+    st->parts[st->n] = p;
+    st->ends[st->n++] = res->log_end_offset;
+    return RN_KAFKA_NONE;
+}
+
+static rn_err append(produce_state *st, rn_partition *p, uint8_t *records, size_t len,
+                     rn_append_result *res) {
+    if (!st->wait_fsync) return rn_partition_append(p, records, len, res);
+    rn_err err = rn_partition_append_nowait(p, records, len, res);
+    if (!err && note_pending(st, p, res) != RN_KAFKA_NONE)
+        err = rn_partition_await_durable(p, res->log_end_offset); /* cannot park: wait here */
+    return err;
+}
+
+static rn_err produce_partition_append(rn_request *req, produce_state *st, const char *topic,
+                                       int32_t index, rn_bytes records, rn_append_result *res) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     if (records.len <= 0) return RN_KAFKA_CORRUPT_MESSAGE;
     rn_err err;
@@ -42,14 +95,14 @@ static rn_err produce_partition_append(rn_request *req, const char *topic, int32
         return err;
     }
     /* The request frame is ours: the engine rewrites base offsets in place. */
-    return rn_partition_append(p, (uint8_t *)records.ptr, (size_t)records.len, res);
+    return append(st, p, (uint8_t *)records.ptr, (size_t)records.len, res);
 }
 
 /* A topic with Lua hooks: filter and place every record, append what the hooks made. The
  * answer for the partition the client sent to never claims more than happened: a base
  * offset only when every kept record landed there, in one run. */
-static rn_err produce_hooked(rn_request *req, const rn_topic_hooks *hooks, const char *topic,
-                             produce_partition *pp) {
+static rn_err produce_hooked(rn_request *req, produce_state *st, const rn_topic_hooks *hooks,
+                             const char *topic, produce_partition *pp) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     if (pp->records.len <= 0) return RN_KAFKA_CORRUPT_MESSAGE;
     if (pp->index < 0 || pp->index >= hooks->partition_count)
@@ -76,13 +129,91 @@ static rn_err produce_hooked(rn_request *req, const rn_topic_hooks *hooks, const
         rn_hooked_batch *b = &set.batches[i];
         rn_partition *p = rn_engine_partition(o->engine, topic, b->partition, &err);
         rn_append_result res;
-        if (p) err = rn_partition_append(p, b->batch, b->len, &res);
+        if (p) err = append(st, p, b->batch, b->len, &res);
         if (b->partition != pp->index) all_here = false;
         if (!err && b->partition == pp->index && pp->res.base_offset < 0) pp->res = res;
     }
     if (!all_here) pp->res.base_offset = -1;
     rn_hooked_set_free(&set);
     return err;
+}
+
+static void write_response(produce_state *st) {
+    rn_request *req = st->req;
+    int16_t v = req->api_version;
+    produce_topic *topics = st->topics;
+    int32_t ntopics = st->ntopics;
+    if (st->sync_err) /* written but not durable: not acknowledged */
+        for (int32_t t = 0; t < ntopics; t++)
+            for (int32_t i = 0; i < topics[t].npartitions; i++) {
+                produce_partition *pp = &topics[t].partitions[i];
+                if (!pp->err) {
+                    pp->err = RN_KAFKA_KAFKA_STORAGE_ERROR;
+                    pp->res.base_offset = pp->res.log_append_time = -1;
+                }
+            }
+    rn_writer *w = &req->resp;
+    rn_write_array_len(w, ntopics);
+    for (int32_t t = 0; t < ntopics; t++) {
+        rn_write_string(w, topics[t].name);
+        rn_write_array_len(w, topics[t].npartitions);
+        for (int32_t i = 0; i < topics[t].npartitions; i++) {
+            const produce_partition *pp = &topics[t].partitions[i];
+            rn_write_i32(w, pp->index);
+            rn_write_i16(w, rn_api_wire(req, pp->err));
+            rn_write_i64(w, pp->res.base_offset);
+            if (v >= 2) rn_write_i64(w, pp->res.log_append_time);
+            if (v >= 5) rn_write_i64(w, pp->res.log_start_offset);
+            if (v >= 8) {
+                /* record_errors: the record a hook refused (batch_index counts records
+                 * across the partition's record set) */
+                bool rec_err = pp->err && pp->batch_index >= 0;
+                rn_write_array_len(w, rec_err ? 1 : 0);
+                if (rec_err) {
+                    rn_write_i32(w, pp->batch_index);
+                    rn_write_string(w, pp->message);
+                    rn_write_tags(w);
+                }
+                rn_write_string(w, pp->err ? (pp->message ? pp->message : rn_err_message(pp->err))
+                                           : NULL);
+            }
+            rn_write_tags(w);
+        }
+        rn_write_tags(w);
+    }
+    if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
+    rn_write_tags(w);
+}
+
+static void release(produce_state *st) {
+    if (st->wake) event_free(st->wake);
+    st->wake = NULL;
+    free(st->parts);
+    free(st->ends);
+    st->parts = NULL;
+    st->ends = NULL;
+}
+
+/* On the engine's sync thread: only wake this request's loop. */
+static void produce_durable_done(rn_durable_wait *w, rn_err err) {
+    produce_state *st = w->ctx;
+    st->sync_err = err;
+    event_active(st->wake, EV_READ, 0);
+}
+
+static void produce_wake_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    produce_state *st = arg;
+    write_response(st);
+    release(st);
+    rn_request_complete(st->req); /* frees the request and st with it */
+}
+
+static void produce_cancel(rn_request *req) {
+    produce_state *st = req->handler_state;
+    rn_engine_durable_cancel(rn_conn_opts(req->conn)->engine, &st->wait);
+    release(st);
 }
 
 enum rn_api_result rn_api_produce(rn_request *req) {
@@ -126,6 +257,9 @@ enum rn_api_result rn_api_produce(rn_request *req) {
 
     /* The whole request parsed: only now append, so a malformed request writes nothing. */
     const rn_server_options *o = rn_conn_opts(req->conn);
+    produce_state *st = rn_arena_calloc(&req->arena, 1, sizeof *st);
+    if (!st) goto err_parse;
+    *st = (produce_state){.req = req, .topics = topics, .ntopics = ntopics, .wait_fsync = acks != 0};
     for (int32_t t = 0; t < ntopics; t++) {
         rn_topic_hooks hooks;
         rn_err terr = request_err ? request_err
@@ -148,49 +282,34 @@ enum rn_api_result rn_api_produce(rn_request *req) {
                 pp->err = terr;
                 pp->message = view_msg;
             } else if (hooked) {
-                pp->err = produce_hooked(req, &hooks, topics[t].name, pp);
+                pp->err = produce_hooked(req, st, &hooks, topics[t].name, pp);
             } else {
-                pp->err = produce_partition_append(req, topics[t].name, pp->index, pp->records,
-                                                   &pp->res);
+                pp->err = produce_partition_append(req, st, topics[t].name, pp->index,
+                                                   pp->records, &pp->res);
             }
             if (pp->err) pp->res.base_offset = pp->res.log_append_time = -1;
         }
         if (!request_err) rn_topic_hooks_free(&hooks);
     }
     if (acks == 0) return RN_API_NO_RESPONSE;
-
-    rn_writer *w = &req->resp;
-    rn_write_array_len(w, ntopics);
-    for (int32_t t = 0; t < ntopics; t++) {
-        rn_write_string(w, topics[t].name);
-        rn_write_array_len(w, topics[t].npartitions);
-        for (int32_t i = 0; i < topics[t].npartitions; i++) {
-            const produce_partition *pp = &topics[t].partitions[i];
-            rn_write_i32(w, pp->index);
-            rn_write_i16(w, rn_api_wire(req, pp->err));
-            rn_write_i64(w, pp->res.base_offset);
-            if (v >= 2) rn_write_i64(w, pp->res.log_append_time);
-            if (v >= 5) rn_write_i64(w, pp->res.log_start_offset);
-            if (v >= 8) {
-                /* record_errors: the record a hook refused (batch_index counts records
-                 * across the partition's record set) */
-                bool rec_err = pp->err && pp->batch_index >= 0;
-                rn_write_array_len(w, rec_err ? 1 : 0);
-                if (rec_err) {
-                    rn_write_i32(w, pp->batch_index);
-                    rn_write_string(w, pp->message);
-                    rn_write_tags(w);
-                }
-                rn_write_string(w, pp->err ? (pp->message ? pp->message : rn_err_message(pp->err))
-                                           : NULL);
-            }
-            rn_write_tags(w);
-        }
-        rn_write_tags(w);
+    if (st->n == 0) {
+        write_response(st);
+        return RN_API_DONE;
     }
-    if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_tags(w);
-    return RN_API_DONE;
+    st->wake = event_new(rn_conn_base(req->conn), -1, 0, produce_wake_cb, st);
+    if (!st->wake) { /* cannot park: wait for the fsync on this thread */
+        for (int i = 0; i < st->n && !st->sync_err; i++)
+            st->sync_err = rn_partition_await_durable(st->parts[i], st->ends[i]);
+        write_response(st);
+        release(st);
+        return RN_API_DONE;
+    }
+    st->wait = (rn_durable_wait){.done = produce_durable_done, .ctx = st, .parts = st->parts,
+                                 .ends = st->ends, .n = st->n};
+    req->handler_state = st;
+    req->cancel = produce_cancel;
+    rn_engine_when_durable(o->engine, &st->wait);
+    return RN_API_DEFERRED;
 err_parse:
     return rn_api_malformed(req);
 }
