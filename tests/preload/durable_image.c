@@ -55,8 +55,9 @@ __attribute__((constructor)) static void init(void) {
     real_unlink = dlsym(RTLD_NEXT, "unlink");
     const char *w = getenv("RUNNEL_WATCH_DIR"), *i = getenv("RUNNEL_IMAGE_DIR");
     if (!w || !i || w[0] != '/' || i[0] != '/') return;
-    snprintf(watch, sizeof watch, "%s/", w);
-    snprintf(image, sizeof image, "%s", i);
+    if (snprintf(watch, sizeof watch, "%s/", w) >= (int)sizeof watch ||
+        snprintf(image, sizeof image, "%s", i) >= (int)sizeof image)
+        return;
     watch_len = strlen(watch);
     mkdir(image, 0755);
     ready = true;
@@ -69,7 +70,9 @@ static const char *watched(const char *path) {
     return *rel && !strchr(rel, '/') ? rel : NULL; /* RocksDB keeps a flat directory */
 }
 
-static void image_path(char *out, size_t n, const char *rel) { snprintf(out, n, "%s/%s", image, rel); }
+static void image_path(char *out, size_t n, const char *rel) {
+    if (snprintf(out, n, "%s/%s", image, rel) >= (int)n) out[0] = 0; /* too long: no such file */
+}
 
 static void track(int fd, const char *path, int flags) {
     const char *rel = watched(path);
@@ -142,7 +145,10 @@ static void capture(int fd) {
     }
     /* RocksDB writes through O_WRONLY descriptors: read the file by its name. */
     char src[PATH_MAX];
-    snprintf(src, sizeof src, "%s%s", watch, fds[fd].path);
+    if (snprintf(src, sizeof src, "%s%s", watch, fds[fd].path) >= (int)sizeof src) {
+        real_close(ifd);
+        return;
+    }
     int rfd = real_open(src, O_RDONLY | O_CLOEXEC, 0);
     if (rfd < 0) {
         real_close(ifd);
