@@ -19,6 +19,7 @@ static const rn_api rn_apis[] = {
     {14, "SyncGroup", 0, 3, 4, rn_api_sync_group},
     {15, "DescribeGroups", 0, 4, 5, rn_api_describe_groups},
     {16, "ListGroups", 0, 2, 3, rn_api_list_groups},
+    {17, "SaslHandshake", 0, 1, -1, rn_api_sasl_handshake},
     {18, "ApiVersions", 0, 3, 3, rn_api_api_versions},
     {19, "CreateTopics", 0, 4, 5, rn_api_create_topics},
     {20, "DeleteTopics", 0, 3, 4, rn_api_delete_topics},
@@ -29,10 +30,13 @@ static const rn_api rn_apis[] = {
     {31, "DeleteAcls", 0, 1, -1, rn_api_delete_acls},
     {32, "DescribeConfigs", 0, 2, 4, rn_api_describe_configs},
     {33, "AlterConfigs", 0, 1, 2, rn_api_alter_configs},
+    {36, "SaslAuthenticate", 0, 2, 2, rn_api_sasl_authenticate},
     {37, "CreatePartitions", 0, 1, 2, rn_api_create_partitions},
     {42, "DeleteGroups", 0, 1, 2, rn_api_delete_groups},
     {44, "IncrementalAlterConfigs", 0, 0, 1, rn_api_incremental_alter_configs},
     {47, "OffsetDelete", 0, 0, -1, rn_api_offset_delete},
+    {50, "DescribeUserScramCredentials", 0, 0, 0, rn_api_describe_user_scram_credentials},
+    {51, "AlterUserScramCredentials", 0, 0, 0, rn_api_alter_user_scram_credentials},
 };
 
 const rn_api *rn_api_find(int16_t key) {

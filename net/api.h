@@ -112,5 +112,9 @@ enum rn_api_result rn_api_describe_acls(rn_request *req);
 enum rn_api_result rn_api_create_acls(rn_request *req);
 enum rn_api_result rn_api_delete_acls(rn_request *req);
 enum rn_api_result rn_api_offset_delete(rn_request *req);
+enum rn_api_result rn_api_sasl_handshake(rn_request *req);
+enum rn_api_result rn_api_sasl_authenticate(rn_request *req);
+enum rn_api_result rn_api_describe_user_scram_credentials(rn_request *req);
+enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req);
 
 #endif

@@ -22,10 +22,71 @@
 #include <time.h>
 
 #include "rnlog.h"
+#include "tls.h"
+#include "users.h"
 
 #define RN_CONN_MAX_INFLIGHT 128
 
 static void conn_process_input(rn_conn *c);
+static int64_t now_us(void);
+
+int rn_conn_credential_lookup(void *ctx, const char *user, int8_t mechanism,
+                              rn_scram_credential *out) {
+    rn_err err = rn_users_get(ctx, user, mechanism, out);
+    return err == RN_KAFKA_NONE ? 0 : err == RN_KAFKA_RESOURCE_NOT_FOUND ? 1 : -1;
+}
+
+void rn_conn_sasl_done(rn_conn *c) {
+    snprintf(c->principal, sizeof c->principal, "User:%s", rn_sasl_user(c->sasl));
+    rn_log_info("%s (client %s): authenticated as %s with %s", c->peer,
+                c->client_id[0] ? c->client_id : "-", c->principal,
+                rn_sasl_mechanism_name(rn_sasl_mechanism(c->sasl)));
+    rn_sasl_free(c->sasl);
+    c->sasl = NULL;
+    c->auth = RN_AUTH_DONE;
+}
+
+void rn_conn_sasl_failed(rn_conn *c, const char *msg) {
+    const char *user = c->sasl ? rn_sasl_user(c->sasl) : "";
+    rn_log_warn("%s (client %s): SASL %s authentication failed for user '%s': %s", c->peer,
+                c->client_id[0] ? c->client_id : "-",
+                c->sasl ? rn_sasl_mechanism_name(rn_sasl_mechanism(c->sasl)) : "-",
+                user, msg);
+    rn_sasl_free(c->sasl);
+    c->sasl = NULL;
+}
+
+/* A bare SASL token after a v0 SaslHandshake (kafka-python, Kafka clients before 1.0):
+ * no request header; the answer is the server token with a size prefix (empty when
+ * PLAIN succeeds), and a failure closes the connection without a word, as Kafka does.
+ * Takes the frame. Returns -1 when the connection was closed. */
+static int conn_sasl_raw(rn_conn *c, uint8_t *frame, size_t len) {
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    char msg[256] = "";
+    rn_metrics *m = rn_server_metrics(c->thread->server);
+    int64_t start = now_us();
+    enum rn_sasl_step st = c->head ? RN_SASL_FAILED
+                                   : rn_sasl_step(c->sasl, frame, len, &out, &outlen, msg, sizeof msg);
+    if (c->head) snprintf(msg, sizeof msg, "a SASL token arrived while requests were pending");
+    free(frame);
+    rn_metrics_request(m, 36, now_us() - start, len + 4, st == RN_SASL_FAILED ? 0 : outlen + 4);
+    if (st == RN_SASL_FAILED) {
+        free(out);
+        rn_metrics_errors(m, 36, RN_KAFKA_SASL_AUTHENTICATION_FAILED, 1);
+        rn_conn_sasl_failed(c, msg);
+        rn_conn_close(c, NULL);
+        return -1;
+    }
+    uint8_t hdr[4];
+    rn_put_be32(hdr, (uint32_t)outlen);
+    struct evbuffer *ob = bufferevent_get_output(c->bev);
+    evbuffer_add(ob, hdr, 4);
+    if (outlen) evbuffer_add(ob, out, outlen);
+    free(out);
+    if (st == RN_SASL_DONE) rn_conn_sasl_done(c);
+    return 0;
+}
 
 const rn_server_options *rn_conn_opts(const rn_conn *c) {
     return rn_server_opts(c->thread->server);
@@ -161,10 +222,27 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
     }
 
     req->api = rn_api_find(req->api_key);
+    if (c->auth != RN_AUTH_DONE && req->api_key != 18 && req->api_key != 17 &&
+        req->api_key != 36) {
+        /* Kafka closes too: nothing but the handshake is served before authentication. */
+        rn_log_warn("%s (client %s): %s (key %d) before SASL authentication on a %s listener; "
+                    "closing",
+                    c->peer, c->client_id[0] ? c->client_id : "-",
+                    req->api ? req->api->name : "unknown API", req->api_key,
+                    c->security_protocol == RN_SECURITY_SASL_SSL ? "SASL_SSL" : "SASL_PLAINTEXT");
+        rn_metrics_errors(rn_server_metrics(c->thread->server), req->api_key,
+                          RN_KAFKA_ILLEGAL_SASL_STATE, 1);
+        request_free(req);
+        rn_conn_close(c, NULL);
+        return -1;
+    }
     bool flexible = req->api && rn_api_flexible(req->api, req->api_version);
     bool supported = req->api && req->api_version >= req->api->min_version &&
                      req->api_version <= req->api->max_version;
-    if (supported && flexible) RN_R_TAGS(&h); /* request header v2 */
+    if (supported && flexible) { /* request header v2: its tag section */
+        h.flexible = true;
+        RN_R_TAGS(&h);
+    }
     rn_reader_init(&req->body, h.p, rn_reader_remaining(&h), supported && flexible);
     /* ApiVersions at an unknown version is answered in the v0 body (not flexible). */
     rn_writer_init(&req->resp, 0, supported && flexible);
@@ -222,10 +300,11 @@ static void conn_process_input(rn_conn *c) {
         if (avail < 4) break;
         evbuffer_copyout(in, prefix, 4);
         int32_t size = (int32_t)rn_be32(prefix);
-        if (size < 8 || size > o->socket_request_max_bytes) {
-            rn_log_warn("%s: request size %d is outside 8..%d (socket.request.max.bytes); "
+        int32_t min_size = c->auth == RN_AUTH_RAW ? 0 : 8; /* a bare SASL token has no header */
+        if (size < min_size || size > o->socket_request_max_bytes) {
+            rn_log_warn("%s: request size %d is outside %d..%d (socket.request.max.bytes); "
                         "closing",
-                        c->peer, size, o->socket_request_max_bytes);
+                        c->peer, size, min_size, o->socket_request_max_bytes);
             rn_conn_close(c, NULL);
             return;
         }
@@ -235,14 +314,18 @@ static void conn_process_input(rn_conn *c) {
             break;
         }
         bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
-        uint8_t *frame = malloc((size_t)size);
+        uint8_t *frame = malloc(size ? (size_t)size : 1);
         if (!frame) {
             rn_conn_close(c, "out of memory");
             return;
         }
         evbuffer_drain(in, 4);
         evbuffer_remove(in, frame, (size_t)size);
-        if (conn_handle_frame(c, frame, (size_t)size) < 0) return;
+        if (c->auth == RN_AUTH_RAW) {
+            if (conn_sasl_raw(c, frame, (size_t)size) < 0) return;
+        } else if (conn_handle_frame(c, frame, (size_t)size) < 0) {
+            return;
+        }
         conn_update_flow(c);
     }
     c->processing = false;
@@ -264,7 +347,14 @@ static void conn_write_cb(struct bufferevent *bev, void *ctx) {
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     rn_conn *c = ctx;
-    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is over */
+        char subject[256];
+        if (c->security_protocol == RN_SECURITY_SSL &&
+            rn_tls_peer_subject(bev, subject, sizeof subject) == 0)
+            snprintf(c->principal, sizeof c->principal, "User:%s", subject);
+        rn_log_debug("%s: TLS handshake done (%s)", c->peer, c->principal);
+        return;
+    }
     if ((what & BEV_EVENT_TIMEOUT) && c->head) {
         /* A parked fetch counts as activity: keep the connection. */
         bufferevent_enable(c->bev, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
@@ -272,7 +362,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     }
     if (what & BEV_EVENT_TIMEOUT)
         rn_conn_close(c, "idle longer than connections.max.idle.ms");
-    else if (what & BEV_EVENT_ERROR)
+    else if ((what & BEV_EVENT_ERROR) && rn_security_tls(c->security_protocol)) {
+        char why[300];
+        rn_conn_close(c, rn_tls_error(bev, why, sizeof why));
+    } else if (what & BEV_EVENT_ERROR)
         rn_conn_close(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
     else
         rn_conn_close(c, NULL); /* EOF */
@@ -287,6 +380,10 @@ void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener) {
     }
     c->thread = t;
     c->listener = listener;
+    c->security_protocol =
+        listener < o->listener_count ? o->listeners[listener].protocol : RN_SECURITY_PLAINTEXT;
+    c->auth = rn_security_sasl(c->security_protocol) ? RN_AUTH_HANDSHAKE : RN_AUTH_DONE;
+    snprintf(c->principal, sizeof c->principal, "User:ANONYMOUS");
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
@@ -306,8 +403,16 @@ void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     evutil_make_socket_nonblocking(fd);
-    c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
+    if (rn_security_tls(c->security_protocol)) {
+        rn_tls *tls = rn_server_tls(t->server);
+        c->bev = tls ? rn_tls_bufferevent(tls, t->base, fd) : NULL; /* closes fd on failure */
+        if (!c->bev) {
+            if (!tls) evutil_closesocket(fd);
+            rn_log_error("%s: cannot start TLS on a new connection", c->peer);
+            free(c);
+            return;
+        }
+    } else if (!(c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         evutil_closesocket(fd);
         free(c);
         return;
@@ -342,6 +447,7 @@ void rn_conn_close(rn_conn *c, const char *why) {
         req = next;
     }
     c->head = c->tail = NULL;
+    rn_sasl_free(c->sasl);
     bufferevent_free(c->bev);
     rn_net_thread *t = c->thread;
     if (c->prev)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "api.h"
+#include "sasl.h"
 #include "server.h"
 
 typedef struct rn_net_thread rn_net_thread;
@@ -46,12 +47,32 @@ struct rn_conn {
     bool processing;           /* inside conn_process_input */
     bool close_after_flush;
     rn_conn *next, *prev;
+    /* Security. On a SASL listener only ApiVersions, SaslHandshake and SaslAuthenticate
+     * pass until auth is RN_AUTH_DONE; anything else closes the connection (as Kafka). */
+    rn_security_protocol security_protocol;
+    enum {
+        RN_AUTH_DONE = 0,     /* authenticated, or the listener needs no SASL */
+        RN_AUTH_HANDSHAKE,    /* waiting for SaslHandshake */
+        RN_AUTH_AUTHENTICATE, /* SaslHandshake v1: tokens come in SaslAuthenticate */
+        RN_AUTH_RAW,          /* SaslHandshake v0: tokens come as bare size-prefixed frames */
+    } auth;
+    rn_sasl *sasl;            /* the exchange under way (NULL otherwise) */
+    char principal[320];      /* "User:alice", the TLS subject, or "User:ANONYMOUS" */
 };
 
 /* Take ownership of an accepted socket. */
 void rn_conn_create(rn_net_thread *t, evutil_socket_t fd, int listener);
 /* Close now: cancel deferred requests, free everything. */
 void rn_conn_close(rn_conn *c, const char *why);
+
+/* The end of a SASL exchange, whichever way its tokens came: DONE makes the exchange's
+ * user the principal; FAILED logs the message (the caller answers and closes). Both
+ * free c->sasl. */
+void rn_conn_sasl_done(rn_conn *c);
+void rn_conn_sasl_failed(rn_conn *c, const char *msg);
+/* An rn_scram_lookup over the engine's stored credentials (ctx is the rn_engine). */
+int rn_conn_credential_lookup(void *ctx, const char *user, int8_t mechanism,
+                              rn_scram_credential *out);
 
 /* The server's view for handlers. */
 const rn_server_options *rn_conn_opts(const rn_conn *c);

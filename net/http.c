@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "http_console.h"
 #include "http_internal.h"
 #include "group.h"
 #include "rnlog.h"
@@ -23,6 +24,7 @@ struct rn_http {
     struct evhttp *http;
     rn_http_options opts;
     int port;
+    int64_t started_ms; /* CLOCK_MONOTONIC: the console's uptime */
 };
 
 void rn_http_reply(struct evhttp_request *r, int code, const char *type, struct evbuffer *body) {
@@ -349,8 +351,10 @@ static void on_other(struct evhttp_request *r, void *arg) {
         rn_http_processors(r, h->opts.processors, path + 14);
         return;
     }
+    if (path && rn_http_console_route(r, &h->opts, h->started_ms, path)) return;
     rn_http_text(r, 404, "not found: try /health, /ready, /metrics, /v1/plugins, "
-                         "POST /v1/plugins/reload, /v1/processors");
+                         "POST /v1/plugins/reload, /v1/processors, /v1/overview, /v1/topics, "
+                         "/v1/groups, or the console at /");
 }
 
 rn_http *rn_http_start(struct event_base *base, const rn_http_options *opts, char *err,
@@ -362,6 +366,7 @@ rn_http *rn_http_start(struct event_base *base, const rn_http_options *opts, cha
         return NULL;
     }
     h->opts = *opts;
+    h->started_ms = rn_http_monotonic_ms();
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                               EVHTTP_REQ_DELETE);
     evhttp_set_cb(h->http, "/metrics", on_metrics, h);

@@ -1,8 +1,10 @@
 /* net/http.h: the broker's HTTP endpoint: /health, /ready, /metrics (Prometheus text),
- * /v1/plugins and POST /v1/plugins/reload. Served on the loop it is started on. */
+ * /v1/plugins and POST /v1/plugins/reload, /v1/processors, and the web console at / with
+ * the /v1 JSON it reads (net/http_console.h). Served on the loop it is started on. */
 #ifndef RN_HTTP_H
 #define RN_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine.h"
@@ -20,6 +22,7 @@ typedef struct {
     rn_engine *engine;   /* partitions and groups */
     rn_plugins *plugins; /* may be NULL */
     rn_processors *processors; /* may be NULL */
+    bool console_actions; /* http.console.actions.enable: the console's actions are allowed */
 } rn_http_options;
 
 /* Bind and serve on base. NULL with a sentence in err when it cannot listen. */

@@ -25,6 +25,7 @@ struct rn_server {
     rn_net_thread *threads;
     int thread_count;
     unsigned next_thread;
+    rn_tls *tls; /* SSL and SASL_SSL listeners */
 };
 
 typedef struct {
@@ -36,6 +37,7 @@ static rn_listener_ctx listener_ctx[RN_SERVER_MAX_LISTENERS];
 
 const rn_server_options *rn_server_opts(const rn_server *s) { return &s->opts; }
 rn_metrics *rn_server_metrics(rn_server *s) { return &s->metrics; }
+rn_tls *rn_server_tls(const rn_server *s) { return s->tls; }
 
 int rn_server_port(const rn_server *s, int listener) {
     return listener < s->listener_count ? s->bound_port[listener] : -1;
@@ -61,7 +63,9 @@ static void thread_notify_cb(evutil_socket_t fd, short what, void *arg) {
     }
     if (stopping) {
         while (t->conns) rn_conn_close(t->conns, NULL);
-        event_base_loopbreak(t->base);
+        /* Exit after one more turn, not at once: freed TLS bufferevents are finalized
+         * by the loop, and a break would leave them (and their SSL state) behind. */
+        event_base_loopexit(t->base, NULL);
     }
 }
 
@@ -158,6 +162,11 @@ rn_server *rn_server_start(struct event_base *base, const rn_server_options *opt
     }
     s->opts = *opts;
     evthread_use_pthreads(); /* other threads wake this server's loops */
+    for (int i = 0; i < s->opts.listener_count && !s->tls; i++)
+        if (rn_security_tls(s->opts.listeners[i].protocol) &&
+            !(s->tls = rn_tls_new(&s->opts.tls, err, errlen)))
+            goto err;
+    memset(&s->opts.tls, 0, sizeof s->opts.tls); /* the paths are not ours to keep */
     if (s->opts.network_threads < 1) s->opts.network_threads = 1;
     s->threads = calloc((size_t)s->opts.network_threads, sizeof *s->threads);
     if (!s->threads) {
@@ -210,5 +219,6 @@ void rn_server_stop(rn_server *s) {
         pthread_mutex_destroy(&t->lock);
     }
     free(s->threads);
+    rn_tls_free(s->tls);
     free(s);
 }

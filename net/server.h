@@ -10,15 +10,32 @@
 
 #include "engine.h"
 #include "metrics.h"
+#include "tls.h"
 
 #define RN_SERVER_MAX_LISTENERS 8
 
 typedef struct rn_server rn_server;
 struct event_base;
 
+/* A listener's security.protocol, as Kafka names them in listeners=PROTOCOL://... */
+typedef enum {
+    RN_SECURITY_PLAINTEXT = 0,
+    RN_SECURITY_SSL,
+    RN_SECURITY_SASL_PLAINTEXT,
+    RN_SECURITY_SASL_SSL,
+} rn_security_protocol;
+
+static inline bool rn_security_sasl(rn_security_protocol p) {
+    return p == RN_SECURITY_SASL_PLAINTEXT || p == RN_SECURITY_SASL_SSL;
+}
+static inline bool rn_security_tls(rn_security_protocol p) {
+    return p == RN_SECURITY_SSL || p == RN_SECURITY_SASL_SSL;
+}
+
 typedef struct {
     char host[256];
     int port;
+    rn_security_protocol protocol; /* listeners[] only; advertised[] ignores it */
 } rn_endpoint;
 
 typedef struct {
@@ -40,6 +57,10 @@ typedef struct {
     rn_err (*describe_broker_configs)(void *ctx, rn_config_entry **out, int *count);
     void *describe_broker_ctx;
     struct rn_plugins *plugins; /* the Lua host for topic hooks (NULL: none) */
+    /* Security: the mechanisms SASL listeners offer (RN_SASL_* bits, net/sasl.h), and
+     * the PEM files of SSL/SASL_SSL listeners (read at start, not kept). */
+    unsigned sasl_mechanisms;
+    rn_tls_options tls;
 } rn_server_options;
 
 /* Bind every listener (on `base`, the caller's loop, which must run for accepts to
@@ -59,5 +80,7 @@ void rn_server_stop(rn_server *s);
 const rn_server_options *rn_server_opts(const rn_server *s);
 /* The request counters (net/metrics.h), for the HTTP endpoint. */
 rn_metrics *rn_server_metrics(rn_server *s);
+/* The TLS context of SSL/SASL_SSL listeners (NULL when no listener uses TLS). */
+rn_tls *rn_server_tls(const rn_server *s);
 
 #endif

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Install what runnel needs from Debian 12 (and kafkajs from npm for the tests). Fast
-# and silent when everything is already there; needs root only when something is missing.
+# Install what runnel needs from Debian 12 (and kafkajs and playwright-core from npm for
+# the tests). Fast and silent when everything is already there; needs root only when
+# something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config liblua5.4-dev libevent-dev librocksdb-dev
           libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev libcriterion-dev librdkafka-dev
           kcat python3 python3-confluent-kafka python3-kafka python3-pytest python3-prometheus-client clang
-          libclang-rt-14-dev lua-cjson)
+          libclang-rt-14-dev lua-cjson libssl-dev openssl chromium)
 # Node: Debian's nodejs/npm only when no node is installed (a Node from elsewhere ships
 # its own npm, which Debian's npm package conflicts with).
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -29,7 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# kafkajs for the integration tests, from the committed package-lock.json.
+# kafkajs and playwright-core (it drives Debian's chromium in the console's browser
+# tests) for the integration tests, from the committed package-lock.json.
 js=tests/integration/js
 if [ -f "$js/package-lock.json" ] && { [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; }; then
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && touch node_modules)

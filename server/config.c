@@ -16,6 +16,10 @@
 
 static const char *const timestamp_types[] = {"CreateTime", "LogAppendTime", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const client_auths[] = {"none", "requested", "required", NULL};
+/* listeners=NAME://...: the index is rn_listener.protocol (rn_security_protocol). */
+static const char *const security_protocols[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
+                                                 NULL};
 
 const rn_config_key rn_config_keys[] = {
     {"listeners", RN_CONFIG_STRING, "PLAINTEXT://localhost:9092", 0, 0, OFF(listeners),
@@ -83,6 +87,9 @@ const rn_config_key rn_config_keys[] = {
      OFF(offset_metadata_max_bytes), "longest metadata string a commit may carry", NULL},
     {"http.listener", RN_CONFIG_STRING, "127.0.0.1:9644", 0, 0, OFF(http_listener),
      "host:port of the HTTP endpoint (/metrics, /health, /ready, /v1/...); empty: off", NULL},
+    {"http.console.actions.enable", RN_CONFIG_BOOL, "false", 0, 0, OFF(http_console_actions_enable),
+     "let the web console act (create topics, reset group offsets, reload scripts, start and "
+     "stop processors); off: it only reads", NULL},
     {"plugins.dir", RN_CONFIG_STRING, "", 0, 0, OFF(plugins_dir),
      "where Lua scripts are found (empty: the lua/ folder of the source tree)", NULL},
     {"plugins.instruction.budget", RN_CONFIG_INT64, "10000000", 1000, INT64_MAX,
@@ -93,6 +100,21 @@ const rn_config_key rn_config_keys[] = {
      "records a stream processor task handles per atomic step", NULL},
     {"log.level", RN_CONFIG_STRING, "info", 0, 0, OFF(log_level), "error, warn, info or debug",
      log_levels},
+    {"sasl.enabled.mechanisms", RN_CONFIG_STRING, "SCRAM-SHA-256,SCRAM-SHA-512", 0, 0,
+     OFF(sasl_enabled_mechanisms),
+     "mechanisms SASL_PLAINTEXT/SASL_SSL listeners offer: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", NULL},
+    {"sasl.users", RN_CONFIG_STRING, "", 0, 0, OFF(sasl_users),
+     "user:password,... given SCRAM credentials at start (only salted keys are stored)", NULL},
+    {"ssl.certificate.location", RN_CONFIG_STRING, "", 0, 0, OFF(ssl_certificate_location),
+     "PEM certificate (and chain) of SSL/SASL_SSL listeners", NULL},
+    {"ssl.key.location", RN_CONFIG_STRING, "", 0, 0, OFF(ssl_key_location),
+     "PEM private key of ssl.certificate.location", NULL},
+    {"ssl.key.password", RN_CONFIG_STRING, "", 0, 0, OFF(ssl_key_password),
+     "password of an encrypted ssl.key.location", NULL},
+    {"ssl.ca.location", RN_CONFIG_STRING, "", 0, 0, OFF(ssl_ca_location),
+     "PEM CA certificates that client certificates must chain to", NULL},
+    {"ssl.client.auth", RN_CONFIG_STRING, "none", 0, 0, OFF(ssl_client_auth),
+     "client certificates (mTLS): none, requested or required", client_auths},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -339,8 +361,13 @@ static int parse_listeners(const char *text, rn_listener *out, int *count, const
             break;
         }
         *sep = 0;
-        if (strcmp(tok, "PLAINTEXT") != 0) {
-            snprintf(err, errlen, "%s: listener protocol %s is not supported yet (PLAINTEXT is)",
+        int protocol = 0;
+        while (security_protocols[protocol] && strcmp(tok, security_protocols[protocol]) != 0)
+            protocol++;
+        if (!security_protocols[protocol]) {
+            snprintf(err, errlen,
+                     "%s: listener protocol %s is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, "
+                     "SASL_SSL",
                      what, tok);
             rc = -1;
             break;
@@ -378,6 +405,7 @@ static int parse_listeners(const char *text, rn_listener *out, int *count, const
         }
         snprintf(out[*count].host, sizeof out[*count].host, "%s", host);
         out[*count].port = (int)port;
+        out[*count].protocol = protocol;
         (*count)++;
     }
     free(copy);

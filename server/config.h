@@ -13,10 +13,11 @@
 typedef struct {
     char host[256]; /* "" or "0.0.0.0": every interface */
     int port;
+    int protocol;   /* 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL (net/server.h) */
 } rn_listener;
 
 typedef struct {
-    /* listeners=PLAINTEXT://localhost:9092[,PLAINTEXT://...]; only PLAINTEXT for now */
+    /* listeners=PROTOCOL://host:port[,...]: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL */
     char *listeners;
     char *advertised_listeners; /* NULL: same as listeners (with a wildcard host -> hostname) */
     rn_listener listener[RN_CONFIG_MAX_LISTENERS];
@@ -52,10 +53,18 @@ typedef struct {
     int64_t offsets_retention_check_interval_ms; /* default 600000 */
     int32_t offset_metadata_max_bytes;         /* default 4096 */
     char *http_listener;               /* http.listener: host:port, "" = off */
+    bool http_console_actions_enable;  /* http.console.actions.enable (default false) */
     char *plugins_dir;                 /* plugins.dir ("" = the source tree's lua/) */
     int64_t plugins_instruction_budget; /* default 10,000,000 */
     int64_t plugins_memory_limit_bytes; /* default 64 MiB */
     char *log_level;                 /* log.level: error|warn|info|debug (default info) */
+    char *sasl_enabled_mechanisms;   /* sasl.enabled.mechanisms (SCRAM-SHA-256,SCRAM-SHA-512) */
+    char *sasl_users;                /* sasl.users: user:password,... set at start ("" none) */
+    char *ssl_certificate_location;  /* ssl.certificate.location: PEM certificate (chain) */
+    char *ssl_key_location;          /* ssl.key.location: PEM private key */
+    char *ssl_key_password;          /* ssl.key.password: "" for an unencrypted key */
+    char *ssl_ca_location;           /* ssl.ca.location: PEM CAs of client certificates */
+    char *ssl_client_auth;           /* ssl.client.auth: none|requested|required */
     int32_t processors_step_records; /* processors.step.records (default 2000) */
     /* processor.<name>.<field>=value lines, in file order (server/processor_decl.c reads
      * them): the part after "processor." and the value, owned. */

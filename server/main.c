@@ -16,6 +16,7 @@
 #include "processor.h"
 #include "processor_decl.h"
 #include "rnlog.h"
+#include "sasl.h"
 #include "server.h"
 
 static void usage(FILE *f) {
@@ -204,6 +205,11 @@ int main(int argc, char **argv) {
         goto out;
     }
     rn_log_set_level((enum rn_log_level)rn_log_level_parse(cfg.log_level));
+    unsigned sasl_mechanisms = 0;
+    if (rn_sasl_mechanisms_parse(cfg.sasl_enabled_mechanisms, &sasl_mechanisms, err, sizeof err) < 0) {
+        fprintf(stderr, "runnel-server: %s\n", err);
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
@@ -258,6 +264,13 @@ int main(int argc, char **argv) {
         event_base_free(base);
         goto out;
     }
+    if (cfg.sasl_users[0] && rn_sasl_bootstrap_users(engine, cfg.sasl_users, err, sizeof err) < 0) {
+        fprintf(stderr, "runnel-server: %s\n", err);
+        rn_engine_close(engine);
+        rn_plugins_close(plugins);
+        event_base_free(base);
+        goto out;
+    }
 
     rn_proc_program prog;
     rn_plugins_processor_program(plugins, &prog);
@@ -287,8 +300,17 @@ int main(int argc, char **argv) {
         .describe_broker_configs = describe_broker_configs,
         .describe_broker_ctx = &cfg,
         .plugins = plugins,
+        .sasl_mechanisms = sasl_mechanisms,
+        .tls = {.certificate_location = cfg.ssl_certificate_location,
+                .key_location = cfg.ssl_key_location,
+                .key_password = cfg.ssl_key_password,
+                .ca_location = cfg.ssl_ca_location,
+                .client_auth = !strcmp(cfg.ssl_client_auth, "required")    ? RN_TLS_CLIENT_AUTH_REQUIRED
+                               : !strcmp(cfg.ssl_client_auth, "requested") ? RN_TLS_CLIENT_AUTH_REQUESTED
+                                                                           : RN_TLS_CLIENT_AUTH_NONE},
     };
     for (int i = 0; i < cfg.listener_count && i < RN_SERVER_MAX_LISTENERS; i++) {
+        so.listeners[i].protocol = (rn_security_protocol)cfg.listener[i].protocol;
         snprintf(so.listeners[i].host, sizeof so.listeners[i].host, "%s", cfg.listener[i].host);
         so.listeners[i].port = cfg.listener[i].port;
         const rn_listener *adv = i < cfg.advertised_count ? &cfg.advertised[i] : &cfg.listener[i];
@@ -307,7 +329,8 @@ int main(int argc, char **argv) {
     rn_http *http = NULL;
     if (cfg.http_listener[0]) {
         rn_http_options ho = {.server = server, .engine = engine, .plugins = plugins,
-                              .processors = processors};
+                              .processors = processors,
+                              .console_actions = cfg.http_console_actions_enable};
         const char *colon = strrchr(cfg.http_listener, ':');
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : -1;

@@ -116,7 +116,7 @@ Test(config, listeners) {
     cr_assert_str_eq(c.listener[1].host, "::1");
     cr_assert_eq(c.listener[1].port, 9001);
     cr_assert_str_eq(c.advertised[0].host, "127.0.0.1");
-    const char *bad[] = {"listeners=SSL://h:1", "listeners=PLAINTEXT://h:99999", "listeners=h:1",
+    const char *bad[] = {"listeners=FOO://h:1", "listeners=PLAINTEXT://h:99999", "listeners=h:1",
                          "listeners=PLAINTEXT://nohost"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rn_config_set(&c, bad[i], err, sizeof err);
