@@ -99,6 +99,10 @@ rn_err rn_store_open(const char *dir, int log_cfs, size_t block_cache_bytes, rn_
     rocksdb_options_set_create_missing_column_families(s->db_opts, 1);
     rocksdb_options_increase_parallelism(s->db_opts, 2);
     rocksdb_options_set_max_background_jobs(s->db_opts, 4);
+    /* Without a cap, a small family's old memtable pins every WAL file since it was last
+     * flushed: the data dir grows by everything produced and a restart replays it all.
+     * Past 256 MiB of WAL RocksDB flushes the families that hold the oldest ones. */
+    rocksdb_options_set_max_total_wal_size(s->db_opts, 256u << 20);
 
     /* The families that exist decide how many log families there are. */
     char *msg = NULL;
