@@ -1,14 +1,14 @@
 /* bench/hooks_produce.c: the producer side of bench/hooks.sh (librdkafka).
  *
  *   hooks_produce BROKER create TOPIC PARTITIONS [name=value ...]  create a topic with configs
- *   hooks_produce BROKER produce TOPIC COUNT VALUE_BYTES           the timed run
+ *   hooks_produce BROKER produce TOPIC COUNT VALUE_BYTES [ACKS]    the timed run
  *   hooks_produce BROKER watermarks TOPIC                          sum of high watermarks
  *   hooks_produce BROKER bad TOPIC                                 one non-JSON record: exit 0
  *                                                                  when the broker refuses it
  *
  * produce sends COUNT records with distinct keys ("key-<i>") and JSON values
  * {"id":<i>,"region":"<eu|us|ap>","pad":"xxx..."} padded to VALUE_BYTES, as fast as the
- * client takes them: acks=all, linger.ms=5, batch.size=1000000, Java-compatible
+ * client takes them: acks=all (or ACKS), linger.ms=5, batch.size=1000000, Java-compatible
  * murmur2_random partitioner, no compression. The clock runs from the first produce call
  * (after the topic's metadata is known) until every delivery report is in; any delivery
  * error fails the run. Prints "<count> msgs in <s> s: <n> msgs/s and <x> MB/s" (MB =
@@ -23,6 +23,7 @@
 
 static long long delivered, failed;
 static char first_error[512];
+static const char *acks = "all";
 
 static double now_s(void) {
     struct timespec ts;
@@ -52,7 +53,7 @@ static rd_kafka_t *client(const char *broker, rd_kafka_type_t type, int producer
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die(k, err)
     SET("bootstrap.servers", broker);
     if (producer_tuning) {
-        SET("acks", "all");
+        SET("acks", acks);
         SET("linger.ms", "5");
         SET("batch.size", "1000000");
         SET("queue.buffering.max.kbytes", "1048576");
@@ -118,8 +119,9 @@ static int cmd_create(const char *broker, int argc, char **argv) {
 }
 
 static int cmd_produce(const char *broker, int argc, char **argv) {
-    if (argc < 3) die("produce", "TOPIC COUNT VALUE_BYTES");
+    if (argc < 3) die("produce", "TOPIC COUNT VALUE_BYTES [ACKS]");
     const char *topic = argv[0];
+    if (argc > 3) acks = argv[3];
     long long count = atoll(argv[1]);
     int vsize = atoi(argv[2]);
     if (count <= 0 || vsize < 64 || vsize > 100000) die("produce", "bad COUNT or VALUE_BYTES");
