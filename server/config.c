@@ -419,6 +419,14 @@ static int parse_listeners(const char *text, rn_listener *out, int *count, const
 int rn_config_finish(rn_config *c, char *err, size_t errlen) {
     if (parse_listeners(c->listeners, c->listener, &c->listener_count, "listeners", err, errlen))
         return -1;
+    for (int i = 0; i < c->listener_count; i++) /* 1 SSL, 3 SASL_SSL: refused before anything opens */
+        if ((c->listener[i].protocol == 1 || c->listener[i].protocol == 3) &&
+            (!c->ssl_certificate_location || !*c->ssl_certificate_location ||
+             !c->ssl_key_location || !*c->ssl_key_location)) {
+            snprintf(err, errlen, "listeners: an SSL or SASL_SSL listener needs "
+                                  "ssl.certificate.location and ssl.key.location");
+            return -1;
+        }
     if (c->advertised_listeners && *c->advertised_listeners) {
         if (parse_listeners(c->advertised_listeners, c->advertised, &c->advertised_count,
                             "advertised.listeners", err, errlen))

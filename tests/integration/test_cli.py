@@ -34,12 +34,14 @@ def test_unknown_key_names_file_line_and_key():
 def test_bad_values_are_refused():
     for setting, words in [("num.partitions=0", ["num.partitions", "minimum"]),
                            ("log.flush.sync=maybe", ["log.flush.sync", "true or false"]),
-                           ("listeners=SSL://x:1", ["SSL", "not supported"]),
+                           ("listeners=SSL://x:1", ["SSL", "ssl.certificate.location"]),
+                           ("listeners=FOO://x:1", ["FOO", "not one of"]),
                            ("message.max.bytes=12abc", ["message.max.bytes", "whole number"])]:
         p = server("-c", os.path.join(ROOT, "conf", "runnel.conf"), "--set", setting)
         assert p.returncode != 0, setting
         err = p.stderr.decode()
         assert all(w in err for w in words), err
+        assert "opened" not in err, "the data dir was opened before the config was checked: " + err
 
 
 def test_missing_config_file():
