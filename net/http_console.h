@@ -73,9 +73,6 @@ bool rn_http_console_action(struct evhttp_request *r, const rn_http_options *opt
 int rn_http_segments(const char *rest, char **segs, int max);
 void rn_http_segments_free(char **segs, int n);
 
-/* The query string, and for a POST also an application/x-www-form-urlencoded body, into
- * q (always initialised: clear with evhttp_clear_headers). -1 when it does not parse. */
-int rn_http_form(struct evhttp_request *r, struct evkeyvalq *q);
 /* A whole number parameter: 0 when absent (*out untouched), 1 when read into *out, -1
  * with a sentence in err when it is not a number within [min, max]. */
 int rn_http_param_int(struct evkeyvalq *q, const char *key, int64_t min, int64_t max,

@@ -116,33 +116,6 @@ static void status_reply(struct evhttp_request *r, rn_processors *ps, const char
     rn_processor_status_free(s, n);
 }
 
-/* The form: the body (application/x-www-form-urlencoded) and the query string. */
-static int parse_form(struct evhttp_request *r, struct evkeyvalq *q) {
-    TAILQ_INIT(q);
-    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r));
-    if (query && evhttp_parse_query_str(query, q) != 0) return -1;
-    struct evbuffer *in = evhttp_request_get_input_buffer(r);
-    size_t len = evbuffer_get_length(in);
-    if (!len) return 0;
-    if (len > 1 << 20) return -1;
-    char *body = malloc(len + 1);
-    if (!body) return -1;
-    evbuffer_copyout(in, body, len);
-    body[len] = 0;
-    struct evkeyvalq more;
-    TAILQ_INIT(&more);
-    int rc = evhttp_parse_query_str(body, &more);
-    free(body);
-    if (rc != 0) {
-        evhttp_clear_headers(&more);
-        return -1;
-    }
-    for (struct evkeyval *kv = more.tqh_first; kv; kv = kv->next.tqe_next)
-        evhttp_add_header(q, kv->key, kv->value);
-    evhttp_clear_headers(&more);
-    return 0;
-}
-
 /* Append the comma-separated items of every `key` in q to *v. */
 static int form_list(struct evkeyvalq *q, const char *key, char ***v, int *n) {
     for (struct evkeyval *kv = q->tqh_first; kv; kv = kv->next.tqe_next) {
@@ -178,7 +151,7 @@ static bool form_true(struct evkeyvalq *q, const char *key) {
 
 static void create(struct evhttp_request *r, rn_processors *ps) {
     struct evkeyvalq q;
-    if (parse_form(r, &q) != 0) {
+    if (rn_http_form(r, &q) != 0) {
         evhttp_clear_headers(&q);
         error_reply(r, RN_KAFKA_INVALID_REQUEST, "the form does not parse");
         return;
@@ -228,7 +201,7 @@ static void create(struct evhttp_request *r, rn_processors *ps) {
 
 static void reset(struct evhttp_request *r, rn_processors *ps, const char *name) {
     struct evkeyvalq q;
-    if (parse_form(r, &q) != 0) {
+    if (rn_http_form(r, &q) != 0) {
         evhttp_clear_headers(&q);
         error_reply(r, RN_KAFKA_INVALID_REQUEST, "the form does not parse");
         return;
