@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 #define RN_RESOURCE_TOPIC 2
@@ -54,7 +55,13 @@ static enum rn_api_result alter(rn_request *req, bool incremental) {
     for (int32_t i = 0; i < n; i++) {
         char message[256] = "";
         rn_err err;
-        if (res[i].type == RN_RESOURCE_TOPIC) {
+        if (res[i].type == RN_RESOURCE_TOPIC &&
+            !rn_authz(req, RN_ACL_OP_ALTER_CONFIGS, RN_ACL_RESOURCE_TOPIC, res[i].name)) {
+            err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED; /* Kafka: ALTER_CONFIGS on the topic */
+        } else if (res[i].type == RN_RESOURCE_BROKER &&
+                   !rn_authz(req, RN_ACL_OP_ALTER_CONFIGS, RN_ACL_RESOURCE_CLUSTER, NULL)) {
+            err = RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED; /* ... on the cluster for a broker */
+        } else if (res[i].type == RN_RESOURCE_TOPIC) {
             err = rn_engine_alter_topic_configs(o->engine, res[i].name, res[i].ops, res[i].nops,
                                                 incremental, validate_only, message,
                                                 sizeof message);

@@ -3,13 +3,14 @@
  * iteration count and SaltedPassword (the client ran PBKDF2); the broker keeps only
  * StoredKey and ServerKey derived from it. One result per user: a user any of whose
  * changes is invalid gets the first error and none of its changes; every valid user's
- * changes go in one RocksDB write. (Authorization, ALTER on the cluster, comes with
- * ACLs: for now any authenticated principal may alter.) */
+ * changes go in one RocksDB write. ALTER on the cluster is needed: without it every user
+ * answers CLUSTER_AUTHORIZATION_FAILED and nothing changes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 #include "rnlog.h"
 #include "scram.h"
@@ -129,11 +130,14 @@ enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req) {
         return RN_API_DONE;
     }
     int ndw = 0, npw = 0;
+    /* Kafka: AlterUserScramCredentials needs ALTER on the cluster */
+    bool allowed = total == 0 || rn_authz(req, RN_ACL_OP_ALTER, RN_ACL_RESOURCE_CLUSTER, NULL);
     for (int32_t i = 0; i < total;) {
         int32_t end = i;
         while (end < total && strcmp(ch[end].name, ch[i].name) == 0) end++;
         char msg[256] = "";
-        rn_err err = RN_KAFKA_NONE;
+        rn_err err = allowed ? RN_KAFKA_NONE : RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
+        if (err) snprintf(msg, sizeof msg, "%s", rn_err_message(err));
         for (int32_t j = i; j < end && !err; j++)
             err = check(e, &ch[j], j > i ? &ch[j - 1] : NULL, msg, sizeof msg);
         for (int32_t j = i; j < end && !err; j++) {

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 enum rn_api_result rn_api_create_partitions(rn_request *req) {
@@ -43,7 +44,9 @@ enum rn_api_result rn_api_create_partitions(rn_request *req) {
     rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, n);
     for (int32_t i = 0; i < n; i++) {
-        if (g[i].bad_assignment) {
+        if (!rn_authz(req, RN_ACL_OP_ALTER, RN_ACL_RESOURCE_TOPIC, g[i].name)) {
+            g[i].err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED; /* Kafka: ALTER on the topic */
+        } else if (g[i].bad_assignment) {
             g[i].err = RN_KAFKA_INVALID_REPLICA_ASSIGNMENT;
             snprintf(g[i].message, sizeof g[i].message,
                      "this cluster has one broker (node %d): assignments must name only it",

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 typedef struct {
@@ -69,8 +70,15 @@ enum rn_api_result rn_api_create_topics(rn_request *req) {
     RN_R_I32(r, &timeout_ms);
     if (v >= 1) RN_R_BOOL(r, &validate_only);
 
+    /* Kafka: CreateTopics needs CREATE on the cluster, or else on each topic. */
+    bool cluster_create = ntopics > 0 &&
+                          rn_authz_quiet(req, RN_ACL_OP_CREATE, RN_ACL_RESOURCE_CLUSTER, NULL);
     for (int32_t t = 0; t < ntopics; t++) {
         create_result *cr = &res[t];
+        if (!cluster_create && !rn_authz(req, RN_ACL_OP_CREATE, RN_ACL_RESOURCE_TOPIC, cr->name)) {
+            cr->err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         for (int32_t u = 0; u < ntopics && !cr->err; u++)
             if (u != t && strcmp(res[u].name, cr->name) == 0) {
                 cr->err = RN_KAFKA_INVALID_REQUEST;

@@ -1,6 +1,7 @@
 /* net/api_delete_acls.c: DeleteAcls (key 31), v0-1: for each filter, the bindings it
  * matched and removed. */
 #include "api_acl.h"
+#include "authz.h"
 
 enum rn_api_result rn_api_delete_acls(rn_request *req) {
     rn_reader *r = &req->body;
@@ -14,11 +15,14 @@ enum rn_api_result rn_api_delete_acls(rn_request *req) {
     rn_writer *w = &req->resp;
     rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, n > 0 ? n : 0);
+    /* Kafka: DeleteAcls needs ALTER on the cluster */
+    bool allowed = n <= 0 || rn_authz(req, RN_ACL_OP_ALTER, RN_ACL_RESOURCE_CLUSTER, NULL);
     for (int32_t i = 0; i < n; i++) {
         char why[200];
         rn_acl_binding *gone = NULL;
         int ngone = 0;
-        rn_err err = rn_acl_filter_valid(&f[i], why, sizeof why)
+        rn_err err = !allowed ? RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED
+                     : rn_acl_filter_valid(&f[i], why, sizeof why)
                          ? rn_acls_delete(rn_api_acls(req), &f[i], &gone, &ngone)
                          : RN_KAFKA_INVALID_REQUEST;
         rn_write_i16(w, rn_api_wire(req, err));

@@ -1,6 +1,7 @@
 /* net/api_delete_groups.c: DeleteGroups (key 42), v0-1: an Empty group and its committed
  * offsets go; a group with members answers NON_EMPTY_GROUP. */
 #include "api_group.h"
+#include "authz.h"
 
 enum rn_api_result rn_api_delete_groups(rn_request *req) {
     rn_reader *r = &req->body;
@@ -16,7 +17,11 @@ enum rn_api_result rn_api_delete_groups(rn_request *req) {
     rn_write_array_len(w, n > 0 ? n : 0);
     for (int32_t i = 0; i < n; i++) {
         rn_write_string(w, ids[i]);
-        rn_write_i16(w, rn_api_wire(req, rn_coordinator_delete_group(rn_api_coordinator(req), ids[i])));
+        /* Kafka: DeleteGroups needs DELETE on each group */
+        rn_err err = rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_GROUP, ids[i])
+                         ? rn_coordinator_delete_group(rn_api_coordinator(req), ids[i])
+                         : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+        rn_write_i16(w, rn_api_wire(req, err));
         rn_write_tags(w);
     }
     rn_write_tags(w);

@@ -1,5 +1,6 @@
 /* net/api_delete_records.c: DeleteRecords (key 21), v0-1: move log start offsets. */
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 enum rn_api_result rn_api_delete_records(rn_request *req) {
@@ -37,15 +38,21 @@ enum rn_api_result rn_api_delete_records(rn_request *req) {
     rn_write_array_len(w, ntopics);
     for (int32_t t = 0; t < ntopics; t++) {
         rn_write_string(w, names[t]);
+        /* Kafka: DeleteRecords needs DELETE on the topic */
+        bool allowed = rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_TOPIC, names[t]);
         rn_topic_hooks hooks;
-        bool is_view = rn_engine_topic_hooks(e, names[t], &hooks) == RN_KAFKA_NONE && hooks.view_of;
-        rn_topic_hooks_free(&hooks);
+        bool is_view = allowed && rn_engine_topic_hooks(e, names[t], &hooks) == RN_KAFKA_NONE &&
+                       hooks.view_of;
+        if (allowed) rn_topic_hooks_free(&hooks);
         rn_write_array_len(w, counts[t]);
         for (int32_t i = 0; i < counts[t]; i++) {
             int64_t low = -1;
             rn_err err;
-            rn_partition *p = is_view ? NULL : rn_engine_partition(e, names[t], dels[t][i].index, &err);
+            rn_partition *p = is_view || !allowed
+                                  ? NULL
+                                  : rn_engine_partition(e, names[t], dels[t][i].index, &err);
             if (is_view) err = RN_KAFKA_INVALID_TOPIC_EXCEPTION; /* a view's records are its source's */
+            if (!allowed) err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
             if (p) err = rn_partition_delete_records(p, dels[t][i].offset, &low);
             rn_write_i32(w, dels[t][i].index);
             rn_write_i64(w, low);

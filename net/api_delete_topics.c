@@ -1,5 +1,6 @@
 /* net/api_delete_topics.c: DeleteTopics (key 20), v0-3. */
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 enum rn_api_result rn_api_delete_topics(rn_request *req) {
@@ -20,8 +21,11 @@ enum rn_api_result rn_api_delete_topics(rn_request *req) {
     if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, n);
     for (int32_t i = 0; i < n; i++) {
-        rn_err err = o->delete_topic_enable ? rn_engine_delete_topic(o->engine, names[i])
-                                            : RN_KAFKA_TOPIC_DELETION_DISABLED;
+        /* Kafka: DeleteTopics needs DELETE on each topic */
+        rn_err err = !rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_TOPIC, names[i])
+                         ? RN_KAFKA_TOPIC_AUTHORIZATION_FAILED
+                     : o->delete_topic_enable ? rn_engine_delete_topic(o->engine, names[i])
+                                              : RN_KAFKA_TOPIC_DELETION_DISABLED;
         rn_write_string(w, names[i]);
         rn_write_i16(w, rn_api_wire(req, err));
     }

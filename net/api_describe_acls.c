@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api_acl.h"
+#include "authz.h"
 
 enum rn_api_result rn_api_describe_acls(rn_request *req) {
     rn_reader *r = &req->body;
@@ -12,6 +13,13 @@ enum rn_api_result rn_api_describe_acls(rn_request *req) {
     rn_writer *w = &req->resp;
     rn_write_i32(w, 0); /* throttle_time_ms */
     char why[200];
+    if (!rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_CLUSTER, NULL)) {
+        /* Kafka: DescribeAcls needs DESCRIBE on the cluster */
+        rn_write_i16(w, rn_api_wire(req, RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED));
+        rn_write_string(w, NULL);
+        rn_write_array_len(w, 0);
+        return RN_API_DONE;
+    }
     if (req->api_version == 0 && f.pattern_type != RN_ACL_PATTERN_LITERAL) f.pattern_type = RN_ACL_PATTERN_LITERAL;
     if (!rn_acl_filter_valid(&f, why, sizeof why)) {
         rn_write_i16(w, rn_api_wire(req, RN_KAFKA_INVALID_REQUEST));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 #define RN_RESOURCE_TOPIC 2
@@ -58,6 +59,12 @@ enum rn_api_result rn_api_describe_configs(rn_request *req) {
         snprintf(node, sizeof node, "%d", o->node_id);
         if (!name) {
             err = RN_ERR_NOMEM;
+        } else if (rs->type == RN_RESOURCE_TOPIC &&
+                   !rn_authz(req, RN_ACL_OP_DESCRIBE_CONFIGS, RN_ACL_RESOURCE_TOPIC, name)) {
+            err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED; /* Kafka: DESCRIBE_CONFIGS on the topic */
+        } else if (rs->type == RN_RESOURCE_BROKER &&
+                   !rn_authz(req, RN_ACL_OP_DESCRIBE_CONFIGS, RN_ACL_RESOURCE_CLUSTER, NULL)) {
+            err = RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED; /* ... on the cluster for a broker */
         } else if (rs->type == RN_RESOURCE_TOPIC) {
             err = rn_engine_describe_topic_configs(o->engine, name, &entries, &count);
             if (err == RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION)

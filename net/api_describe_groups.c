@@ -2,9 +2,17 @@
  * (with their subscriptions and assignments once the group is Stable). An unknown group
  * is described as Dead, as Kafka does. */
 #include "api_group.h"
+#include "authz.h"
 
-/* Without an authorizer every group operation is allowed: READ, DELETE, DESCRIBE. */
-#define GROUP_AUTHORIZED_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
+/* authorized_operations: the bits of READ, DELETE and DESCRIBE (a group's operations)
+ * this principal may do on the group. */
+static int32_t group_authorized_operations(rn_request *req, const char *group_id) {
+    static const int ops[] = {RN_ACL_OP_READ, RN_ACL_OP_DELETE, RN_ACL_OP_DESCRIBE};
+    int32_t bits = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (rn_authz_quiet(req, ops[i], RN_ACL_RESOURCE_GROUP, group_id)) bits |= 1 << ops[i];
+    return bits;
+}
 
 enum rn_api_result rn_api_describe_groups(rn_request *req) {
     rn_reader *r = &req->body;
@@ -24,8 +32,11 @@ enum rn_api_result rn_api_describe_groups(rn_request *req) {
     rn_write_array_len(w, n > 0 ? n : 0);
     for (int32_t i = 0; i < n; i++) {
         rn_group_description d;
-        rn_err err = ids[i][0] ? rn_coordinator_describe(rn_api_coordinator(req), ids[i], &d)
-                               : RN_KAFKA_INVALID_GROUP_ID;
+        rn_err err = !ids[i][0] ? RN_KAFKA_INVALID_GROUP_ID
+                     /* Kafka: DescribeGroups needs DESCRIBE on each group */
+                     : !rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_GROUP, ids[i])
+                         ? RN_KAFKA_GROUP_AUTHORIZATION_FAILED
+                         : rn_coordinator_describe(rn_api_coordinator(req), ids[i], &d);
         rn_write_i16(w, rn_api_wire(req, err));
         rn_write_string(w, ids[i]);
         rn_write_string(w, err ? "" : d.state);
@@ -42,7 +53,8 @@ enum rn_api_result rn_api_describe_groups(rn_request *req) {
             rn_write_bytes(w, m->assignment, (int32_t)m->assignment_len);
             rn_write_tags(w);
         }
-        if (v >= 3) rn_write_i32(w, include_ops ? GROUP_AUTHORIZED_OPERATIONS : INT32_MIN);
+        if (v >= 3)
+            rn_write_i32(w, include_ops && !err ? group_authorized_operations(req, ids[i]) : INT32_MIN);
         rn_write_tags(w);
         if (!err) rn_group_description_clear(&d);
     }

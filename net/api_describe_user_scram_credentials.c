@@ -1,13 +1,14 @@
 /* net/api_describe_user_scram_credentials.c: DescribeUserScramCredentials (key 50), v0
  * (flexible): each user's SCRAM mechanisms and iteration counts, never salts or keys.
  * A null or empty list describes every user; an unknown user is RESOURCE_NOT_FOUND, a
- * user named twice DUPLICATE_RESOURCE, as Kafka answers. (Authorization, DESCRIBE on the
- * cluster, comes with ACLs: for now any authenticated principal may ask.) */
+ * user named twice DUPLICATE_RESOURCE, as Kafka answers. DESCRIBE on the cluster is
+ * needed (CLUSTER_AUTHORIZATION_FAILED). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 #include "scram.h"
 
@@ -49,6 +50,14 @@ enum rn_api_result rn_api_describe_user_scram_credentials(rn_request *req) {
     rn_engine *e = rn_conn_opts(req->conn)->engine;
     rn_writer *w = &req->resp;
     rn_write_i32(w, 0); /* throttle_time_ms */
+    if (!rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_CLUSTER, NULL)) {
+        /* Kafka: DescribeUserScramCredentials needs DESCRIBE on the cluster */
+        rn_write_i16(w, rn_api_wire(req, RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED));
+        rn_write_string(w, rn_err_message(RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED));
+        rn_write_array_len(w, 0);
+        rn_write_tags(w);
+        return RN_API_DONE;
+    }
     if (n <= 0) {
         rn_user_info *all = NULL;
         int count = 0;

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
+#include "quota.h"
 #include "rnlog.h"
 #include "view_fetch.h"
 
@@ -231,7 +233,17 @@ static void fetch_release(fetch_state *st) {
 
 static void fetch_cancel(rn_request *req) { fetch_release(req->handler_state); }
 
+/* Quotas: the response's size counts against the fetch quota; the throttle time goes into
+ * throttle_time_ms (the body's first field from v1) and the connection is muted. */
+static void fetch_throttle(fetch_state *st) {
+    rn_request *req = st->req;
+    if (req->resp.failed) return;
+    int32_t ms = rn_quota_record(req, RN_QUOTA_FETCH, req->resp.len);
+    if (ms > 0 && req->api_version >= 1) rn_write_i32_at(&req->resp, 0, ms);
+}
+
 static void fetch_finish(fetch_state *st) {
+    fetch_throttle(st);
     fetch_release(st);
     rn_request_complete(st->req); /* frees the request and st with it */
 }
@@ -308,8 +320,19 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     /* forgotten_topics_data (v7+) and rack_id (v11+) matter only to fetch sessions and
      * follower fetching; the rest of the body is not needed. */
 
+    /* Kafka: a consumer's Fetch needs READ on each topic (a follower's, replica_id >= 0,
+     * CLUSTER_ACTION on the cluster); the others answer TOPIC_AUTHORIZATION_FAILED. */
+    bool follower_ok = replica_id < 0 ||
+                       rn_authz(req, RN_ACL_OP_CLUSTER_ACTION, RN_ACL_RESOURCE_CLUSTER, NULL);
+    bool *denied = st->ntopics > 0 ? rn_arena_calloc(&req->arena, (size_t)st->ntopics, 1) : NULL;
+    if (st->ntopics > 0 && !denied) goto err_parse;
+    for (int32_t t = 0; t < st->ntopics; t++)
+        denied[t] = !follower_ok ||
+                    (replica_id < 0 &&
+                     !rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_TOPIC, st->topics[t].name));
     for (int32_t t = 0; t < st->ntopics; t++) {
         rn_topic_hooks hooks;
+        if (denied[t]) continue;
         if (rn_engine_topic_hooks(o->engine, st->topics[t].name, &hooks) == RN_KAFKA_NONE) {
             if (hooks.view_of) {
                 st->topics[t].view = view_filter_new(req, st->topics[t].name, &hooks);
@@ -324,6 +347,11 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     for (int32_t t = 0; t < st->ntopics; t++)
         for (int32_t i = 0; i < st->topics[t].npartitions; i++) {
             fetch_partition *fp = &st->topics[t].partitions[i];
+            if (denied[t]) {
+                fp->err = replica_id < 0 ? RN_KAFKA_TOPIC_AUTHORIZATION_FAILED
+                                         : RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
+                continue;
+            }
             if (v < 4) {
                 fp->err = RN_KAFKA_UNSUPPORTED_FOR_MESSAGE_FORMAT;
                 continue;
@@ -346,8 +374,10 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
 
     bool any_error;
     size_t got = fetch_build(st, &any_error);
-    if (got >= (size_t)st->min_bytes || max_wait_ms <= 0 || any_error || req->resp.failed)
+    if (got >= (size_t)st->min_bytes || max_wait_ms <= 0 || any_error || req->resp.failed) {
+        fetch_throttle(st);
         return RN_API_DONE;
+    }
 
     /* Park: the wake event first (a watcher may fire at once), then watch, then look
      * once more so an append that raced the watch is not missed. */
@@ -355,6 +385,7 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     st->timer = evtimer_new(rn_conn_base(req->conn), fetch_timeout_cb, st);
     if (!st->wake || !st->timer) {
         fetch_release(st);
+        fetch_throttle(st);
         return RN_API_DONE;
     }
     for (int32_t t = 0; t < st->ntopics; t++)
@@ -369,6 +400,7 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     got = fetch_build(st, &any_error);
     if (got >= (size_t)st->min_bytes || any_error || req->resp.failed) {
         fetch_release(st);
+        fetch_throttle(st);
         return RN_API_DONE;
     }
     int32_t wait = max_wait_ms;

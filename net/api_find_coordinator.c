@@ -2,6 +2,7 @@
  * every group (and would every transaction): the answer is this broker as the client's
  * listener advertises it. */
 #include "api_group.h"
+#include "authz.h"
 #include "conn.h"
 
 enum rn_api_result rn_api_find_coordinator(rn_request *req) {
@@ -22,6 +23,13 @@ enum rn_api_result rn_api_find_coordinator(rn_request *req) {
     } else if (key_type == 0 && !key[0]) {
         err = RN_KAFKA_INVALID_REQUEST;
         msg = "the group id is empty";
+    } else if (key_type == 0 && !rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_GROUP, key)) {
+        /* Kafka: FindCoordinator for a group needs DESCRIBE on the group */
+        err = RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+    } else if (key_type == 1 &&
+               !rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_TRANSACTIONAL_ID, key)) {
+        /* ... and for a transaction DESCRIBE on the transactional id */
+        err = RN_KAFKA_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     }
     rn_writer *w = &req->resp;
     if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */

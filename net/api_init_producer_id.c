@@ -2,6 +2,7 @@
  * idempotent producer. Transactional ids need the transaction coordinator, which does
  * not exist yet: those get a clear error rather than a producer that half works. */
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 #include "rnlog.h"
 
@@ -21,6 +22,11 @@ enum rn_api_result rn_api_init_producer_id(rn_request *req) {
                     "supported yet",
                     transactional_id.len, (const char *)transactional_id.ptr);
         err = RN_KAFKA_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (!rn_authz_quiet(req, RN_ACL_OP_IDEMPOTENT_WRITE, RN_ACL_RESOURCE_CLUSTER, NULL) &&
+               !rn_authz_any(req, RN_ACL_OP_WRITE, RN_ACL_RESOURCE_TOPIC)) {
+        /* Kafka 3.x: an idempotent producer needs IDEMPOTENT_WRITE on the cluster, or WRITE
+         * on some topic (KIP-679) */
+        err = RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
     } else {
         err = rn_engine_init_producer_id(rn_conn_opts(req->conn)->engine, &producer_id,
                                          &producer_epoch);

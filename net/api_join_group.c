@@ -3,6 +3,7 @@
  * the initial delay of a new group); the leader's answer lists every member's
  * subscription so it can compute the assignment. */
 #include "api_group.h"
+#include "authz.h"
 
 static void join_respond(rn_group_wait *gw) {
     rn_request *req = gw->req;
@@ -67,10 +68,12 @@ enum rn_api_result rn_api_join_group(rn_request *req) {
     jr.nprotocols = n > 0 ? n : 0;
     jr.require_known_member_id = v >= 4;
 
-    rn_group_wait *gw = rn_group_wait_new(req, join_respond, true);
+    /* Kafka: JoinGroup needs READ on the group */
+    bool allowed = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id);
+    rn_group_wait *gw = allowed ? rn_group_wait_new(req, join_respond, true) : NULL;
     if (!gw) {
         rn_group_wait fake = {.req = req};
-        fake.waiter.join.error = RN_ERR_NOMEM;
+        fake.waiter.join.error = allowed ? RN_ERR_NOMEM : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
         join_respond(&fake);
         return RN_API_DONE;
     }

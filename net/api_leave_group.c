@@ -1,6 +1,7 @@
 /* net/api_leave_group.c: LeaveGroup (key 13), v0-3. v0-2 name one member; v3 a batch
  * (static members by instance id), each answered on its own. */
 #include "api_group.h"
+#include "authz.h"
 
 enum rn_api_result rn_api_leave_group(rn_request *req) {
     rn_reader *r = &req->body;
@@ -12,7 +13,10 @@ enum rn_api_result rn_api_leave_group(rn_request *req) {
     if (v < 3) {
         char *member_id = rn_api_read_name(req, r);
         if (!member_id) goto err_parse;
-        rn_err err = rn_coordinator_leave(c, group_id, member_id, NULL);
+        /* Kafka: LeaveGroup needs READ on the group */
+        rn_err err = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id)
+                         ? rn_coordinator_leave(c, group_id, member_id, NULL)
+                         : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
         if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
         rn_write_i16(w, rn_api_wire(req, err));
         return RN_API_DONE;
@@ -29,6 +33,8 @@ enum rn_api_result rn_api_leave_group(rn_request *req) {
     RN_R_TAGS(r);
     rn_write_i32(w, 0); /* throttle_time_ms */
     rn_err top = group_id[0] ? RN_KAFKA_NONE : RN_KAFKA_INVALID_GROUP_ID;
+    if (!top && !rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id))
+        top = RN_KAFKA_GROUP_AUTHORIZATION_FAILED; /* Kafka: READ on the group */
     rn_write_i16(w, rn_api_wire(req, top));
     rn_write_array_len(w, top ? 0 : (n > 0 ? n : 0));
     for (int32_t i = 0; !top && i < n; i++) {

@@ -2,6 +2,7 @@
  * latest (-1, the high watermark, which is also the last stable offset while runnel has
  * no transactions), or the first offset whose record timestamp is at or after a time. */
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 
 #define RN_LIST_OFFSETS_LATEST (-1)
@@ -82,11 +83,19 @@ enum rn_api_result rn_api_list_offsets(rn_request *req) {
     if (v >= 2) rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, ntopics);
     for (int32_t t = 0; t < ntopics; t++) {
+        /* Kafka: ListOffsets needs DESCRIBE on the topic. */
+        bool allowed = rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_TOPIC, names[t]);
         rn_write_string(w, names[t]);
         rn_write_array_len(w, counts[t]);
         for (int32_t i = 0; i < counts[t]; i++) {
             list_partition *lp = &parts[t][i];
-            list_one(e, names[t], lp);
+            if (allowed) {
+                list_one(e, names[t], lp);
+            } else {
+                lp->err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
+                lp->found_offset = lp->found_timestamp = -1;
+                lp->leader_epoch = -1;
+            }
             rn_write_i32(w, lp->index);
             rn_write_i16(w, rn_api_wire(req, lp->err));
             if (v == 0) {

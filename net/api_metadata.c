@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "conn.h"
 #include "rnlog.h"
 
@@ -104,13 +105,35 @@ enum rn_api_result rn_api_metadata(rn_request *req) {
                                   all ? 0 : ntopics, &topics, &count);
     if (err) count = 0;
 
+    /* Kafka: each named topic needs DESCRIBE (else TOPIC_AUTHORIZATION_FAILED, whether or
+     * not it exists); auto-creating one needs CREATE on the cluster or on the topic. */
+    bool *denied = NULL, *no_create = NULL;
+    if (!all && ntopics > 0) {
+        denied = rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *denied);
+        no_create = rn_arena_calloc(&req->arena, (size_t)ntopics, sizeof *no_create);
+        if (!denied || !no_create) {
+            rn_topic_meta_free(topics, count);
+            goto err_parse;
+        }
+        for (int32_t i = 0; i < ntopics; i++)
+            denied[i] = !rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_TOPIC, names[i]);
+    }
+
     /* Auto-create what was asked for and is missing, then look again. */
     bool created = false;
     if (!all && !err && o->auto_create_topics && allow_auto_create) {
+        int cluster_create = -1; /* asked once, when needed */
         for (int32_t i = 0; i < ntopics; i++) {
-            if (meta_has(topics, count, names[i]) ||
+            if (denied[i] || meta_has(topics, count, names[i]) ||
                 !rn_topic_name_valid(names[i], strlen(names[i])))
                 continue;
+            if (cluster_create == -1) /* not logged: the topic's CREATE may still allow */
+                cluster_create = rn_authz_quiet(req, RN_ACL_OP_CREATE, RN_ACL_RESOURCE_CLUSTER, NULL);
+            if (!cluster_create &&
+                !rn_authz(req, RN_ACL_OP_CREATE, RN_ACL_RESOURCE_TOPIC, names[i])) {
+                no_create[i] = true;
+                continue;
+            }
             rn_err cerr = rn_engine_create_topic(o->engine, names[i], -1, NULL, 0, false, NULL, 0);
             if (cerr == RN_KAFKA_NONE) {
                 rn_log_info("auto-created topic '%s'", names[i]);
@@ -151,14 +174,28 @@ enum rn_api_result rn_api_metadata(rn_request *req) {
         goto err_parse;
     }
     for (int32_t i = 0; !all && i < ntopics; i++) {
-        answered[i] = answered[i] || meta_has(topics, count, names[i]);
+        answered[i] = answered[i] || (!denied[i] && meta_has(topics, count, names[i]));
         if (!answered[i]) nmissing++;
     }
-    rn_write_array_len(w, count + nmissing);
-    for (int i = 0; i < count; i++) write_topic(w, v, &topics[i], o->node_id);
+    /* Topics the principal may not describe are left out (named ones were answered with
+     * TOPIC_AUTHORIZATION_FAILED below; an all-topics listing just omits them). */
+    bool *shown = count > 0 ? rn_arena_calloc(&req->arena, (size_t)count, sizeof *shown) : NULL;
+    if (count > 0 && !shown) {
+        rn_topic_meta_free(topics, count);
+        goto err_parse;
+    }
+    int32_t nshown = 0;
+    for (int i = 0; i < count; i++) {
+        shown[i] = rn_authz_quiet(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_TOPIC, topics[i].name);
+        nshown += shown[i];
+    }
+    rn_write_array_len(w, nshown + nmissing);
+    for (int i = 0; i < count; i++)
+        if (shown[i]) write_topic(w, v, &topics[i], o->node_id);
     for (int32_t i = 0; !all && i < ntopics; i++) {
         if (answered[i]) continue;
         rn_err terr = err ? err
+                      : denied[i] || no_create[i] ? RN_KAFKA_TOPIC_AUTHORIZATION_FAILED
                       : !rn_topic_name_valid(names[i], strlen(names[i]))
                           ? RN_KAFKA_INVALID_TOPIC_EXCEPTION
                           : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;

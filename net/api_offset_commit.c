@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api_group.h"
+#include "authz.h"
 
 typedef struct {
     char *name;
@@ -70,8 +71,33 @@ enum rn_api_result rn_api_offset_commit(rn_request *req) {
     }
     RN_R_TAGS(r);
 
-    rn_err top = rn_coordinator_commit(rn_api_coordinator(req), group_id, generation_id,
-                                       member_id, instance_id, entries, (int)total);
+    /* Kafka: OffsetCommit needs READ on the group (else GROUP_AUTHORIZATION_FAILED on
+     * every partition) and READ on each topic (else TOPIC_AUTHORIZATION_FAILED on its
+     * partitions, which are not committed; the others are). */
+    rn_err top = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id)
+                     ? RN_KAFKA_NONE
+                     : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+    rn_offset_commit *allowed = entries;
+    size_t nallowed = total;
+    if (!top && rn_authz_enabled(req) && total > 0) {
+        if (!(allowed = rn_arena_alloc(&req->arena, total * sizeof *allowed))) goto err_parse;
+        nallowed = 0;
+        for (int32_t t = 0; t < ntopics; t++) {
+            bool ok = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_TOPIC, topics[t].name);
+            for (int32_t i = 0; i < topics[t].count; i++) {
+                rn_offset_commit *e = &entries[topics[t].first + i];
+                if (ok)
+                    allowed[nallowed++] = *e;
+                else
+                    e->error = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
+            }
+        }
+    }
+    if (!top && (nallowed > 0 || total == 0))
+        top = rn_coordinator_commit(rn_api_coordinator(req), group_id, generation_id, member_id,
+                                    instance_id, allowed, (int)nallowed);
+    for (size_t i = 0, k = 0; allowed != entries && i < total; i++)
+        if (!entries[i].error) entries[i].error = allowed[k++].error;
     rn_writer *w = &req->resp;
     if (v >= 3) rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, ntopics > 0 ? ntopics : 0);
@@ -81,7 +107,8 @@ enum rn_api_result rn_api_offset_commit(rn_request *req) {
         for (int32_t i = 0; i < topics[t].count; i++) {
             const rn_offset_commit *e = &entries[topics[t].first + i];
             rn_write_i32(w, e->partition);
-            rn_write_i16(w, rn_api_wire(req, top ? top : e->error));
+            bool topic_denied = e->error == RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
+            rn_write_i16(w, rn_api_wire(req, top && !topic_denied ? top : e->error));
             rn_write_tags(w);
         }
         rn_write_tags(w);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api_group.h"
+#include "authz.h"
 
 typedef struct {
     char *name;
@@ -41,8 +42,32 @@ enum rn_api_result rn_api_offset_delete(rn_request *req) {
             RN_R_I32(r, &e->partition);
         }
     }
-    rn_err top = rn_coordinator_delete_offsets(rn_api_coordinator(req), group_id, entries,
-                                               (int)total);
+    /* Kafka: OffsetDelete needs DELETE on the group (else GROUP_AUTHORIZATION_FAILED) and
+     * READ on each topic (else TOPIC_AUTHORIZATION_FAILED on its partitions, kept). */
+    rn_err top = rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_GROUP, group_id)
+                     ? RN_KAFKA_NONE
+                     : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+    rn_offset_delete *allowed = entries;
+    size_t nallowed = total;
+    if (!top && rn_authz_enabled(req) && total > 0) {
+        if (!(allowed = rn_arena_alloc(&req->arena, total * sizeof *allowed))) goto err_parse;
+        nallowed = 0;
+        for (int32_t t = 0; t < ntopics; t++) {
+            bool ok = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_TOPIC, topics[t].name);
+            for (int32_t i = 0; i < topics[t].count; i++) {
+                rn_offset_delete *e = &entries[topics[t].first + i];
+                if (ok)
+                    allowed[nallowed++] = *e;
+                else
+                    e->error = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
+            }
+        }
+    }
+    if (!top && (nallowed > 0 || total == 0))
+        top = rn_coordinator_delete_offsets(rn_api_coordinator(req), group_id, allowed,
+                                            (int)nallowed);
+    for (size_t i = 0, k = 0; allowed != entries && i < total; i++)
+        if (!entries[i].error) entries[i].error = allowed[k++].error;
     rn_writer *w = &req->resp;
     rn_write_i16(w, rn_api_wire(req, top));
     rn_write_i32(w, 0); /* throttle_time_ms */

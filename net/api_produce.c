@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "batch.h"
 #include "conn.h"
 #include "produce_hooks.h"
+#include "quota.h"
 #include "rnlog.h"
 
 typedef struct {
@@ -46,6 +48,7 @@ typedef struct {
     int n, cap;
     struct event *wake;
     rn_err sync_err;
+    int32_t throttle_ms;  /* over the produce quota (net/quota.h) */
 } produce_state;
 
 /* Remember (p, end) for the answer's fsync; the furthest end per partition. */
@@ -181,7 +184,7 @@ static void write_response(produce_state *st) {
         }
         rn_write_tags(w);
     }
-    if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
+    if (v >= 1) rn_write_i32(w, st->throttle_ms); /* throttle_time_ms */
     rn_write_tags(w);
 }
 
@@ -260,10 +263,16 @@ enum rn_api_result rn_api_produce(rn_request *req) {
     produce_state *st = rn_arena_calloc(&req->arena, 1, sizeof *st);
     if (!st) goto err_parse;
     *st = (produce_state){.req = req, .topics = topics, .ntopics = ntopics, .wait_fsync = acks != 0};
+    /* Quotas: the request's size counts, as in Kafka; served, then the connection muted. */
+    st->throttle_ms = rn_quota_record(req, RN_QUOTA_PRODUCE, req->frame_len + 4);
     for (int32_t t = 0; t < ntopics; t++) {
-        rn_topic_hooks hooks;
-        rn_err terr = request_err ? request_err
-                                  : rn_engine_topic_hooks(o->engine, topics[t].name, &hooks);
+        rn_topic_hooks hooks = {0};
+        rn_err terr = request_err;
+        /* Kafka: Produce needs WRITE on the topic (TOPIC_AUTHORIZATION_FAILED per
+         * partition; asked before the topic's existence, which is not disclosed). */
+        if (!terr && !rn_authz(req, RN_ACL_OP_WRITE, RN_ACL_RESOURCE_TOPIC, topics[t].name))
+            terr = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
+        if (!terr) terr = rn_engine_topic_hooks(o->engine, topics[t].name, &hooks);
         bool hooked = !terr && (hooks.partitioner_script || hooks.produce_filter_script);
         const char *view_msg = NULL;
         if (!terr && hooks.view_of) {
@@ -289,7 +298,7 @@ enum rn_api_result rn_api_produce(rn_request *req) {
             }
             if (pp->err) pp->res.base_offset = pp->res.log_append_time = -1;
         }
-        if (!request_err) rn_topic_hooks_free(&hooks);
+        rn_topic_hooks_free(&hooks);
     }
     if (acks == 0) return RN_API_NO_RESPONSE;
     if (st->n == 0) {

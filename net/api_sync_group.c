@@ -2,6 +2,7 @@
  * assignment; followers park until it does (or a new rebalance answers them with
  * REBALANCE_IN_PROGRESS). */
 #include "api_group.h"
+#include "authz.h"
 
 static void sync_respond(rn_group_wait *gw) {
     rn_request *req = gw->req;
@@ -44,10 +45,12 @@ enum rn_api_result rn_api_sync_group(rn_request *req) {
     sr.assignments = as;
     sr.nassignments = n > 0 ? n : 0;
 
-    rn_group_wait *gw = rn_group_wait_new(req, sync_respond, false);
+    /* Kafka: SyncGroup needs READ on the group */
+    bool allowed = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id);
+    rn_group_wait *gw = allowed ? rn_group_wait_new(req, sync_respond, false) : NULL;
     if (!gw) {
         rn_group_wait fake = {.req = req};
-        fake.waiter.sync.error = RN_ERR_NOMEM;
+        fake.waiter.sync.error = allowed ? RN_ERR_NOMEM : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
         sync_respond(&fake);
         return RN_API_DONE;
     }

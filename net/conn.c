@@ -125,9 +125,32 @@ static void conn_update_flow(rn_conn *c) {
     } else if (c->paused && !c->close_after_flush && out <= o->output_high_water / 2 &&
                c->inflight < RN_CONN_MAX_INFLIGHT / 2) {
         c->paused = false;
+        if (c->muted) return; /* the unmute timer resumes reading */
         bufferevent_enable(c->bev, EV_READ);
         if (!c->processing) conn_process_input(c);
     }
+}
+
+static void conn_unmute_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rn_conn *c = arg;
+    c->muted = false;
+    if (c->paused) return; /* back-pressure resumes reading when the output drains */
+    bufferevent_enable(c->bev, EV_READ);
+    if (!c->processing) conn_process_input(c);
+}
+
+void rn_conn_throttle(rn_conn *c, int32_t ms) {
+    if (ms <= 0) return;
+    int64_t until = now_us() + (int64_t)ms * 1000;
+    if (c->muted && until <= c->muted_until_us) return;
+    if (!c->unmute && !(c->unmute = evtimer_new(c->thread->base, conn_unmute_cb, c))) return;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    c->muted = true;
+    c->muted_until_us = until;
+    bufferevent_disable(c->bev, EV_READ);
+    evtimer_add(c->unmute, &tv);
 }
 
 /* Write every finished response at the head of the queue. */
@@ -294,7 +317,7 @@ static void conn_process_input(rn_conn *c) {
     const rn_server_options *o = rn_conn_opts(c);
     struct evbuffer *in = bufferevent_get_input(c->bev);
     c->processing = true;
-    while (!c->paused) {
+    while (!c->paused && !c->muted) {
         uint8_t prefix[4];
         size_t avail = evbuffer_get_length(in);
         if (avail < 4) break;
@@ -357,7 +380,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     }
     if ((what & BEV_EVENT_TIMEOUT) && c->head) {
         /* A parked fetch counts as activity: keep the connection. */
-        bufferevent_enable(c->bev, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+        bufferevent_enable(c->bev, c->paused || c->muted ? EV_WRITE : EV_READ | EV_WRITE);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT)
@@ -448,6 +471,7 @@ void rn_conn_close(rn_conn *c, const char *why) {
     }
     c->head = c->tail = NULL;
     rn_sasl_free(c->sasl);
+    if (c->unmute) event_free(c->unmute);
     bufferevent_free(c->bev);
     rn_net_thread *t = c->thread;
     if (c->prev)

@@ -58,6 +58,10 @@ struct rn_conn {
     } auth;
     rn_sasl *sasl;            /* the exchange under way (NULL otherwise) */
     char principal[320];      /* "User:alice", the TLS subject, or "User:ANONYMOUS" */
+    /* Quotas (KIP-219): not read until muted_until_us after a throttled response. */
+    bool muted;
+    int64_t muted_until_us;
+    struct event *unmute;
 };
 
 /* Take ownership of an accepted socket. */
@@ -73,6 +77,10 @@ void rn_conn_sasl_failed(rn_conn *c, const char *msg);
 /* An rn_scram_lookup over the engine's stored credentials (ctx is the rn_engine). */
 int rn_conn_credential_lookup(void *ctx, const char *user, int8_t mechanism,
                               rn_scram_credential *out);
+
+/* Mute the connection (stop reading it) for ms, or longer if it already is: a client
+ * over its quota (net/quota.h). */
+void rn_conn_throttle(rn_conn *c, int32_t ms);
 
 /* The server's view for handlers. */
 const rn_server_options *rn_conn_opts(const rn_conn *c);

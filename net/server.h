@@ -61,6 +61,13 @@ typedef struct {
      * the PEM files of SSL/SASL_SSL listeners (read at start, not kept). */
     unsigned sasl_mechanisms;
     rn_tls_options tls;
+    /* Authorization (net/authz.h): off unless authorizer.class.name is set. super_users
+     * is Kafka's "User:admin;User:ops" (not copied: it must outlive the server). */
+    bool authorizer_enabled;
+    const char *super_users;
+    bool allow_everyone_if_no_acl_found;
+    /* Client quotas (net/quota.h), owned by the caller; NULL: none. */
+    struct rn_quotas *quotas;
 } rn_server_options;
 
 /* Bind every listener (on `base`, the caller's loop, which must run for accepts to

@@ -115,6 +115,21 @@ const rn_config_key rn_config_keys[] = {
      "PEM CA certificates that client certificates must chain to", NULL},
     {"ssl.client.auth", RN_CONFIG_STRING, "none", 0, 0, OFF(ssl_client_auth),
      "client certificates (mTLS): none, requested or required", client_auths},
+    {"authorizer.class.name", RN_CONFIG_STRING, "", 0, 0, OFF(authorizer_class_name),
+     "empty: no authorization; any value (e.g. kafka.security.authorizer.AclAuthorizer) turns "
+     "on the built-in ACL authorizer", NULL},
+    {"super.users", RN_CONFIG_STRING, "", 0, 0, OFF(super_users),
+     "principals allowed everything, separated by ';' (User:admin;User:ops)", NULL},
+    {"allow.everyone.if.no.acl.found", RN_CONFIG_BOOL, "false", 0, 0,
+     OFF(allow_everyone_if_no_acl_found),
+     "with the authorizer on: allow a resource no ACL names (default: deny)", NULL},
+    {"client.quotas", RN_CONFIG_STRING, "", 0, 0, OFF(client_quotas),
+     "byte rates per user and/or client id: users/alice:producer_byte_rate=1048576;"
+     "clients/etl:consumer_byte_rate=2097152;users/bob/clients/x:producer_byte_rate=N", NULL},
+    {"quota.producer.default", RN_CONFIG_INT64, "0", 0, INT64_MAX, OFF(quota_producer_default),
+     "produce bytes/s allowed each client id no client.quotas entry names (0: unlimited)", NULL},
+    {"quota.consumer.default", RN_CONFIG_INT64, "0", 0, INT64_MAX, OFF(quota_consumer_default),
+     "fetch bytes/s allowed each client id no client.quotas entry names (0: unlimited)", NULL},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

@@ -65,6 +65,13 @@ typedef struct {
     char *ssl_key_password;          /* ssl.key.password: "" for an unencrypted key */
     char *ssl_ca_location;           /* ssl.ca.location: PEM CAs of client certificates */
     char *ssl_client_auth;           /* ssl.client.auth: none|requested|required */
+    char *authorizer_class_name;     /* authorizer.class.name: "" no authorization; any
+                                      * value: the built-in ACL authorizer */
+    char *super_users;               /* super.users: User:admin;User:ops */
+    bool allow_everyone_if_no_acl_found; /* allow.everyone.if.no.acl.found (default false) */
+    char *client_quotas;             /* client.quotas: users/U[/clients/C]:producer_byte_rate=N;... */
+    int64_t quota_producer_default;  /* quota.producer.default: bytes/s per client id (0 none) */
+    int64_t quota_consumer_default;  /* quota.consumer.default: bytes/s per client id (0 none) */
     int32_t processors_step_records; /* processors.step.records (default 2000) */
     /* processor.<name>.<field>=value lines, in file order (server/processor_decl.c reads
      * them): the part after "processor." and the value, owned. */

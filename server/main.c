@@ -16,6 +16,7 @@
 #include "processor.h"
 #include "processor_decl.h"
 #include "rnlog.h"
+#include "quota.h"
 #include "sasl.h"
 #include "server.h"
 
@@ -171,6 +172,7 @@ int main(int argc, char **argv) {
     char err[1024];
     const char *config_path = NULL;
     int rc = 1;
+    rn_quotas *quotas = NULL;
     rn_config_defaults(&cfg);
 
     /* The file first, then every --set in order, whatever order they were given in. */
@@ -207,6 +209,12 @@ int main(int argc, char **argv) {
     rn_log_set_level((enum rn_log_level)rn_log_level_parse(cfg.log_level));
     unsigned sasl_mechanisms = 0;
     if (rn_sasl_mechanisms_parse(cfg.sasl_enabled_mechanisms, &sasl_mechanisms, err, sizeof err) < 0) {
+        fprintf(stderr, "runnel-server: %s\n", err);
+        goto out;
+    }
+    if ((cfg.client_quotas[0] || cfg.quota_producer_default > 0 || cfg.quota_consumer_default > 0) &&
+        !(quotas = rn_quotas_new(cfg.client_quotas, cfg.quota_producer_default,
+                                 cfg.quota_consumer_default, err, sizeof err))) {
         fprintf(stderr, "runnel-server: %s\n", err);
         goto out;
     }
@@ -301,6 +309,10 @@ int main(int argc, char **argv) {
         .describe_broker_ctx = &cfg,
         .plugins = plugins,
         .sasl_mechanisms = sasl_mechanisms,
+        .authorizer_enabled = cfg.authorizer_class_name[0] != 0,
+        .super_users = cfg.super_users,
+        .allow_everyone_if_no_acl_found = cfg.allow_everyone_if_no_acl_found,
+        .quotas = quotas,
         .tls = {.certificate_location = cfg.ssl_certificate_location,
                 .key_location = cfg.ssl_key_location,
                 .key_password = cfg.ssl_key_password,
@@ -317,6 +329,20 @@ int main(int argc, char **argv) {
         snprintf(so.advertised[i].host, sizeof so.advertised[i].host, "%s", adv->host);
         so.advertised[i].port = adv->port;
     }
+    if (so.authorizer_enabled)
+        rn_log_info("authorization on: the built-in ACL authorizer (authorizer.class.name=%s), "
+                    "%d ACL bindings, super.users=%s, allow.everyone.if.no.acl.found=%s",
+                    cfg.authorizer_class_name, rn_acls_count(rn_engine_acls(engine)),
+                    cfg.super_users[0] ? cfg.super_users : "(none)",
+                    cfg.allow_everyone_if_no_acl_found ? "true" : "false");
+    else
+        rn_log_info("authorization off (authorizer.class.name is empty): every principal may "
+                    "do everything");
+    if (quotas)
+        rn_log_info("client quotas on: client.quotas=%s, quota.producer.default=%lld, "
+                    "quota.consumer.default=%lld",
+                    cfg.client_quotas[0] ? cfg.client_quotas : "(none)",
+                    (long long)cfg.quota_producer_default, (long long)cfg.quota_consumer_default);
     rn_server *server = rn_server_start(base, &so, err, sizeof err);
     if (!server) {
         fprintf(stderr, "runnel-server: %s\n", err);
@@ -385,6 +411,7 @@ int main(int argc, char **argv) {
     rn_log_info("stopped cleanly");
     rc = 0;
 out:
+    rn_quotas_free(quotas);
     rn_config_free(&cfg);
     return rc;
 }
