@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "authz.h"
 #include "http_console.h"
 #include "http_internal.h"
 #include "group.h"
@@ -193,6 +194,13 @@ static void metrics_groups(struct evbuffer *b, rn_engine *e) {
     rn_group_listings_free(groups, n);
 }
 
+static void metrics_security(struct evbuffer *b) {
+    help(b, "runnel_authorization_denials_total", "counter",
+         "Requests (or resources in them) the ACL authorizer refused.");
+    evbuffer_add_printf(b, "runnel_authorization_denials_total %llu\n",
+                        (unsigned long long)rn_authz_denials());
+}
+
 static void metrics_processors(struct evbuffer *b, rn_processors *ps) {
     rn_processor_status *s;
     int n;
@@ -285,6 +293,7 @@ static void on_metrics(struct evhttp_request *r, void *arg) {
     metrics_groups(b, h->opts.engine);
     metrics_plugins(b, h->opts.plugins);
     metrics_processors(b, h->opts.processors);
+    metrics_security(b);
     metrics_storage(b, h->opts.engine);
     rn_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
     evbuffer_free(b);

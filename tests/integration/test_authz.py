@@ -238,6 +238,11 @@ def test_bob_can_neither_read_nor_see_alices_topic(broker):
     assert "principal User:bob from 127.0.0.1 denied Read on Topic:alice-t (Fetch v4" in log
     assert "principal User:bob from 127.0.0.1 denied Describe on Topic:alice-t (Metadata v1" in log
     assert "principal User:bob from 127.0.0.1 denied Write on Topic:alice-t (Produce" not in log
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % broker.http_port, timeout=10) as r:
+        metrics = r.read().decode()
+    denials = [l for l in metrics.splitlines() if l.startswith("runnel_authorization_denials_total ")]
+    assert denials and int(denials[0].split()[1]) >= 4, denials
 
 
 def test_deny_wins_over_allow(broker):
