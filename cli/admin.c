@@ -118,3 +118,32 @@ int cli_admin_unexpected(const char *endpoint, const char *path, const cli_http_
     return CLI_FAILED;
 }
 
+/* ---- forms ---- */
+
+void cli_form_raw(cli_form *f, const char *s, size_t n) {
+    if (f->len + n + 1 > f->cap) {
+        f->cap = (f->len + n + 1) * 2;
+        f->s = realloc(f->s, f->cap);
+        if (!f->s) abort();
+    }
+    memcpy(f->s + f->len, s, n);
+    f->len += n;
+    f->s[f->len] = 0;
+}
+
+/* key=value, percent-encoded, '&'-separated. */
+void cli_form_add(cli_form *f, const char *key, const char *value) {
+    if (f->len) cli_form_raw(f, "&", 1);
+    for (int part = 0; part < 2; part++) {
+        for (const unsigned char *p = (const unsigned char *)(part ? value : key); *p; p++) {
+            if (isalnum(*p) || strchr("-._~,", *p)) {
+                cli_form_raw(f, (const char *)p, 1);
+            } else {
+                char esc[4];
+                snprintf(esc, sizeof esc, "%%%02X", *p);
+                cli_form_raw(f, esc, 3);
+            }
+        }
+        if (!part) cli_form_raw(f, "=", 1);
+    }
+}

@@ -25,4 +25,13 @@ const char *cli_json_find(const char *doc, const char *key);
 int cli_json_read_int(const char *doc, const char *key, long long *out);
 char *cli_json_read_str(const char *doc, const char *key);
 
+/* An application/x-www-form-urlencoded body being built (s malloc'd, NUL-terminated). */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} cli_form;
+void cli_form_raw(cli_form *f, const char *s, size_t n);
+/* key=value, percent-encoded, '&'-separated. */
+void cli_form_add(cli_form *f, const char *key, const char *value);
+
 #endif

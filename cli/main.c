@@ -12,6 +12,7 @@ static const cli_command *const commands[] = {
     &cli_plugin_list,  &cli_plugin_reload, &cli_plugin_check,
     &cli_processor_list, &cli_processor_status, &cli_processor_create, &cli_processor_start,
     &cli_processor_stop, &cli_processor_reset, &cli_processor_delete,
+    &cli_user_list,    &cli_user_set,   &cli_user_delete,
     &cli_bench_produce, &cli_bench_consume,
     NULL,
 };

@@ -11,41 +11,6 @@
 #include "commands.h"
 #include "table.h"
 
-/* ---- forms ---- */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} form;
-
-static void form_raw(form *f, const char *s, size_t n) {
-    if (f->len + n + 1 > f->cap) {
-        f->cap = (f->len + n + 1) * 2;
-        f->s = realloc(f->s, f->cap);
-        if (!f->s) abort();
-    }
-    memcpy(f->s + f->len, s, n);
-    f->len += n;
-    f->s[f->len] = 0;
-}
-
-/* key=value, percent-encoded, '&'-separated. */
-static void form_add(form *f, const char *key, const char *value) {
-    if (f->len) form_raw(f, "&", 1);
-    for (int part = 0; part < 2; part++) {
-        for (const unsigned char *p = (const unsigned char *)(part ? value : key); *p; p++) {
-            if (isalnum(*p) || strchr("-._~,", *p)) {
-                form_raw(f, (const char *)p, 1);
-            } else {
-                char esc[4];
-                snprintf(esc, sizeof esc, "%%%02X", *p);
-                form_raw(f, esc, 3);
-            }
-        }
-        if (!part) form_raw(f, "=", 1);
-    }
-}
-
 /* A processor name as a path segment: names are [a-zA-Z0-9._-] (checked here so a bad
  * one gets a clear error rather than a 404). */
 static int name_ok(const char *n) {
@@ -96,15 +61,15 @@ static const char *next_object(const char *p, const char **end) {
 /* The comma-separated strings of the array "key": [...] in obj (malloc'd). */
 static char *json_list(const char *obj, const char *key) {
     const char *v = cli_json_find(obj, key);
-    form f = {0};
-    form_raw(&f, "", 0);
+    cli_form f = {0};
+    cli_form_raw(&f, "", 0);
     if (!v || *v != '[') return f.s;
     for (v++; *v && *v != ']'; v++) {
         if (*v != '"') continue;
         const char *e = v + 1;
         while (*e && *e != '"') e += e[0] == '\\' && e[1] ? 2 : 1;
-        if (f.len) form_raw(&f, ",", 1);
-        form_raw(&f, v + 1, (size_t)(e - v - 1));
+        if (f.len) cli_form_raw(&f, ",", 1);
+        cli_form_raw(&f, v + 1, (size_t)(e - v - 1));
         v = e;
     }
     return f.s;
@@ -273,12 +238,12 @@ static int processor_create(cli_args *a) {
     const char *name = a->positional[0], *script = cli_opt(a, "script");
     if (!script) return cli_usage_error(a->cmd, "--script is required");
     if (!cli_opt(a, "input")) return cli_usage_error(a->cmd, "at least one --input is required");
-    form f = {0};
-    form_add(&f, "name", name);
-    form_add(&f, "script", script);
+    cli_form f = {0};
+    cli_form_add(&f, "name", name);
+    cli_form_add(&f, "script", script);
     const char *v;
-    for (int i = 0; (v = cli_opt_nth(a, "input", i)); i++) form_add(&f, "inputs", v);
-    for (int i = 0; (v = cli_opt_nth(a, "output", i)); i++) form_add(&f, "outputs", v);
+    for (int i = 0; (v = cli_opt_nth(a, "input", i)); i++) cli_form_add(&f, "inputs", v);
+    for (int i = 0; (v = cli_opt_nth(a, "output", i)); i++) cli_form_add(&f, "outputs", v);
     for (int i = 0; (v = cli_opt_nth(a, "option", i)); i++) {
         const char *val;
         char *key = cli_split_kv(v, &val);
@@ -288,11 +253,11 @@ static int processor_create(cli_args *a) {
         }
         char full[512];
         snprintf(full, sizeof full, "option.%s", key);
-        form_add(&f, full, val);
+        cli_form_add(&f, full, val);
         free(key);
     }
-    if (cli_flag(a, "stopped")) form_add(&f, "stopped", "true");
-    if (cli_flag(a, "replace")) form_add(&f, "replace", "true");
+    if (cli_flag(a, "stopped")) cli_form_add(&f, "stopped", "true");
+    if (cli_flag(a, "replace")) cli_form_add(&f, "replace", "true");
     char endpoint[300];
     cli_http_response res;
     int rc = cli_admin_call(a, "POST", "/v1/processors", f.s, endpoint, sizeof endpoint, &res);
@@ -355,11 +320,11 @@ static const cli_option reset_options[] = {
 };
 
 static int processor_reset(cli_args *a) {
-    form f = {0};
-    form_add(&f, "offset", cli_opt(a, "to") ? cli_opt(a, "to") : "earliest");
-    if (cli_opt(a, "input")) form_add(&f, "input", cli_opt(a, "input"));
-    if (cli_opt(a, "partition")) form_add(&f, "partition", cli_opt(a, "partition"));
-    if (cli_flag(a, "keep-state")) form_add(&f, "keep_state", "true");
+    cli_form f = {0};
+    cli_form_add(&f, "offset", cli_opt(a, "to") ? cli_opt(a, "to") : "earliest");
+    if (cli_opt(a, "input")) cli_form_add(&f, "input", cli_opt(a, "input"));
+    if (cli_opt(a, "partition")) cli_form_add(&f, "partition", cli_opt(a, "partition"));
+    if (cli_flag(a, "keep-state")) cli_form_add(&f, "keep_state", "true");
     int rc = name_request(a, "POST", "reset", f.s);
     free(f.s);
     return rc;

@@ -293,6 +293,8 @@ bool rn_http_console_route(struct evhttp_request *r, const rn_http_options *opts
         rn_http_topics(r, opts, rest);
     } else if ((rest = after(path, "/v1/groups")) != NULL) {
         rn_http_groups(r, opts, rest);
+    } else if ((rest = after(path, "/v1/users")) != NULL) {
+        rn_http_users(r, opts, rest);
     } else {
         return false;
     }

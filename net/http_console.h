@@ -50,6 +50,8 @@ void rn_http_topics(struct evhttp_request *r, const rn_http_options *opts, const
 /* The message browser of one topic (name already decoded and known to be a topic name). */
 void rn_http_records(struct evhttp_request *r, const rn_http_options *opts, const char *topic);
 void rn_http_groups(struct evhttp_request *r, const rn_http_options *opts, const char *rest);
+/* /v1/users[/<name>] (net/http_users.c): SCRAM users; changes are actions. */
+void rn_http_users(struct evhttp_request *r, const rn_http_options *opts, const char *rest);
 
 /* ---- shared by the handlers ------------------------------------------------------------ */
 
