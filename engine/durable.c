@@ -20,8 +20,8 @@ struct rn_durable {
     bool serving, stopping;
 };
 
-static void serve(rn_durable *d, rn_durable_wait *batch) {
-    rn_err err = rn_store_sync_wal(d->store);
+void rn_durable_serve(rn_store *store, rn_durable_wait *batch) {
+    rn_err err = rn_store_sync_wal(store);
     if (err) rn_log_error("durability: the WAL fsync failed: %s", rn_err_name(err));
     for (rn_durable_wait *w = batch, *next; w; w = next) {
         next = w->next; /* done may free w (the request) */
@@ -42,7 +42,7 @@ static void *durable_main(void *arg) {
         d->tail = &d->queue;
         d->serving = true;
         pthread_mutex_unlock(&d->lock);
-        serve(d, batch);
+        rn_durable_serve(d->store, batch);
         pthread_mutex_lock(&d->lock);
         d->serving = false;
         pthread_cond_broadcast(&d->served);

@@ -17,5 +17,8 @@ rn_durable *rn_durable_start(rn_store *s);
 void rn_durable_stop(rn_durable *d);
 void rn_durable_add(rn_durable *d, rn_durable_wait *w);
 void rn_durable_cancel(rn_durable *d, rn_durable_wait *w);
+/* One turn of the thread's work, on the calling thread: fsync, publish, call each done
+ * (batch linked by next; done may free its waiter). Also for an engine without the thread. */
+void rn_durable_serve(rn_store *store, rn_durable_wait *batch);
 
 #endif

@@ -317,10 +317,8 @@ void rn_engine_when_durable(rn_engine *e, rn_durable_wait *w) {
         rn_durable_add(e->durable, w);
         return;
     }
-    rn_err err = rn_store_sync_wal(e->store); /* no thread: this caller waits */
-    if (!err)
-        for (int i = 0; i < w->n; i++) rn_log_publish(w->parts[i], w->ends[i]);
-    w->done(w, err);
+    w->next = NULL;
+    rn_durable_serve(e->store, w); /* no thread: this caller waits */
 }
 
 void rn_engine_durable_cancel(rn_engine *e, rn_durable_wait *w) {

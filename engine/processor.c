@@ -716,11 +716,7 @@ rn_err rn_processors_reset(rn_processors *ps, const char *name, const char *inpu
             if (to < off.log_start_offset) to = off.log_start_offset;
             if (to > off.high_watermark) to = off.high_watermark;
             uint8_t key[16 + RN_PROCESSOR_NAME_MAX + 256], v[RN_PROC_POSITION_LEN];
-            size_t kl = rn_proc_name_key(key, 'P', name);
-            rn_key_put32(key + kl, (uint32_t)k);
-            kl += 4;
-            memcpy(key + kl, tn, strlen(tn));
-            kl += strlen(tn);
+            size_t kl = rn_proc_position_key(key, name, k, tn);
             rn_proc_position_put(v, to, id);
             rn_store_batch_put(b, ps->store, RN_CF_PROCESSORS, key, kl, v, sizeof v);
             moved++;
@@ -788,11 +784,7 @@ static void fill_status(rn_processors *ps, rn_processor *p, rn_processor_status 
             rn_partition_offsets off = {.high_watermark = -1, .log_start_offset = 0};
             if (part) rn_partition_offsets_get(part, &off);
             uint8_t key[16 + RN_PROCESSOR_NAME_MAX + 256];
-            size_t kl = rn_proc_name_key(key, 'P', p->def.name);
-            rn_key_put32(key + kl, (uint32_t)k);
-            kl += 4;
-            memcpy(key + kl, tn, strlen(tn));
-            kl += strlen(tn);
+            size_t kl = rn_proc_position_key(key, p->def.name, k, tn);
             rn_proc_position *pos = &s->positions[s->npositions++];
             pos->topic = strdup(tn);
             pos->partition = k;

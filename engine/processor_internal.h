@@ -158,6 +158,9 @@ struct rn_processors {
  * (at most 1 + pfxl + rl; the caller's buffer must hold it). */
 size_t rn_proc_key(uint8_t *out, uint8_t type, const rn_proc_task *t, const void *rest,
                    size_t rl);
+/* 'P' + lp(name) + task BE32 + topic: where a task's position in an input is stored
+ * (the layout rn_proc_key gives a task). */
+size_t rn_proc_position_key(uint8_t *out, const char *name, int32_t task, const char *topic);
 /* type + lp(name): the prefix of every key of that type for the processor. */
 size_t rn_proc_name_key(uint8_t *out, uint8_t type, const char *name);
 

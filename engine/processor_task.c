@@ -37,6 +37,13 @@ size_t rn_proc_name_key(uint8_t *out, uint8_t type, const char *name) {
     return 3 + n;
 }
 
+size_t rn_proc_position_key(uint8_t *out, const char *name, int32_t task, const char *topic) {
+    size_t kl = rn_proc_name_key(out, 'P', name), tl = strlen(topic);
+    rn_key_put32(out + kl, (uint32_t)task);
+    memcpy(out + kl + 4, topic, tl);
+    return kl + 4 + tl;
+}
+
 size_t rn_proc_key(uint8_t *out, uint8_t type, const rn_proc_task *t, const void *rest,
                    size_t rl) {
     out[0] = type;
