@@ -91,6 +91,7 @@ static const rn_err_row rn_err_table[] = {
     {RN_KAFKA_PREFERRED_LEADER_NOT_AVAILABLE, "PREFERRED_LEADER_NOT_AVAILABLE", true, "The preferred leader was not available."},
     {RN_KAFKA_GROUP_MAX_SIZE_REACHED, "GROUP_MAX_SIZE_REACHED", false, "The consumer group has reached its max size."},
     {RN_KAFKA_FENCED_INSTANCE_ID, "FENCED_INSTANCE_ID", false, "The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id."},
+    {RN_KAFKA_NO_REASSIGNMENT_IN_PROGRESS, "NO_REASSIGNMENT_IN_PROGRESS", false, "No partition reassignment is in progress."},
     {RN_KAFKA_GROUP_SUBSCRIBED_TO_TOPIC, "GROUP_SUBSCRIBED_TO_TOPIC", false, "The consumer group is actively subscribed to the topic."},
     {RN_KAFKA_INVALID_RECORD, "INVALID_RECORD", false, "This record has failed the validation on broker and hence will be rejected."},
     {RN_KAFKA_UNSTABLE_OFFSET_COMMIT, "UNSTABLE_OFFSET_COMMIT", true, "There are unstable offsets that need to be cleared."},
@@ -98,7 +99,9 @@ static const rn_err_row rn_err_table[] = {
     {RN_KAFKA_PRODUCER_FENCED, "PRODUCER_FENCED", false, "There is a newer producer with the same transactionalId which fences the current one."},
     {RN_KAFKA_RESOURCE_NOT_FOUND, "RESOURCE_NOT_FOUND", false, "A request illegally referred to a resource that does not exist."},
     {RN_KAFKA_DUPLICATE_RESOURCE, "DUPLICATE_RESOURCE", false, "A request illegally referred to the same resource twice."},
+    {RN_KAFKA_INVALID_UPDATE_VERSION, "INVALID_UPDATE_VERSION", false, "The given update version was invalid."},
     {RN_KAFKA_UNKNOWN_TOPIC_ID, "UNKNOWN_TOPIC_ID", true, "This server does not host this topic ID."},
+    {RN_KAFKA_INELIGIBLE_REPLICA, "INELIGIBLE_REPLICA", false, "The new ISR contains at least one ineligible replica."},
 };
 
 static const rn_err_row *rn_err_find(rn_err err) {
