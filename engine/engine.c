@@ -8,6 +8,7 @@
  *         "c.log_column_families"   -> BE32, fixed when the data dir is created
  *         't' + topic name          -> the topic's record (topic.h)
  *         'p' + partition id BE32   -> log start BE64, leader epoch BE32 (log.h)
+ *         'e' + partition id BE32 + epoch BE32 -> its start offset BE64 (replica.h)
  *         'a' + ...                 -> an ACL binding (acl.c)
  *
  * Metadata changes are serialised by meta_lock and written before the registry shows
@@ -47,7 +48,7 @@ struct rn_engine {
     int64_t next_producer_id, producer_block_end;
     rn_coordinator *coordinator;
     rn_acls *acls;
-    rn_durable *durable; /* the sync thread (log.flush.sync only) */
+    rn_durable *durable; /* the sync thread: fsyncs (log.flush.sync), holds replicated waits */
     pthread_t retention_thread;
     bool retention_running, stopping;
     pthread_mutex_t stop_lock;
@@ -82,6 +83,8 @@ static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uin
     p->id = id;
     p->index = index;
     p->topic = strdup(t->name);
+    p->node_id = e->opts.node_id;
+    p->durable = e->durable;
     p->flush_sync = e->opts.flush_sync;
     p->tail_max_bytes = e->opts.tail_cache_bytes;
     p->settings = t->settings;
@@ -98,6 +101,8 @@ static rn_partition *partition_new(rn_engine *e, rn_topic *t, int32_t index, uin
         free(p);
         return NULL;
     }
+    /* In a cluster a partition is served only once the cluster agent gave it a role. */
+    if (e->opts.replicated) p->repl.stopped = true;
     return p;
 }
 
@@ -255,13 +260,15 @@ rn_err rn_engine_open(const rn_engine_options *opts, rn_engine **out, char *errb
                      opts->data_dir, e->log_cfs, (unsigned long long)families);
         err = RN_KAFKA_KAFKA_STORAGE_ERROR;
     }
+    /* Before the topics: partitions keep a pointer to it. Without log.flush.sync it only
+     * holds replicated (acks=all) waits. */
+    if (!err && !(e->durable = rn_durable_start(e->store, opts->flush_sync)))
+        rn_log_warn("engine: no sync thread; produce waits for its own fsync");
     if (!err) err = load_topics(e);
     if (!err)
         err = rn_coordinator_open(e->store, e, &opts->groups, opts->flush_sync,
                                   opts->coordinator_thread, &e->coordinator);
     if (!err) err = rn_acls_open(e->store, &e->acls);
-    if (!err && opts->flush_sync && !(e->durable = rn_durable_start(e->store)))
-        rn_log_warn("engine: no sync thread; produce waits for its own fsync");
     if (err) {
         snprintf(errbuf, errlen, "cannot load metadata: %s", rn_err_message(err));
         rn_engine_close(e);
@@ -313,7 +320,7 @@ rn_coordinator *rn_engine_coordinator(rn_engine *e) { return e->coordinator; }
 rn_acls *rn_engine_acls(rn_engine *e) { return e->acls; }
 
 void rn_engine_when_durable(rn_engine *e, rn_durable_wait *w) {
-    if (e->durable) {
+    if (e->durable && (e->opts.flush_sync || w->replicated)) {
         rn_durable_add(e->durable, w);
         return;
     }
@@ -390,6 +397,7 @@ void rn_topic_hooks_free(rn_topic_hooks *h) {
     memset(h, 0, sizeof *h);
 }
 int32_t rn_engine_node_id(const rn_engine *e) { return e->opts.node_id; }
+int32_t rn_engine_default_partitions(const rn_engine *e) { return e->opts.default_partitions; }
 
 /* ---- topics ------------------------------------------------------------------------- */
 
@@ -424,15 +432,17 @@ static rn_err check_scripts(rn_engine *e, const char *const *names, const char *
     return RN_KAFKA_NONE;
 }
 
-rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions,
-                              const rn_config_kv *configs, int nconfigs, bool validate_only,
-                              char *errmsg, size_t errlen) {
+/* A topic as CreateTopics asks (id NULL: a new random one) or as the cluster's metadata
+ * image says (id given, partitions exact). */
+static rn_err create_topic(rn_engine *e, const char *name, const uint8_t *id, int32_t partitions,
+                           const rn_config_kv *configs, int nconfigs, bool validate_only,
+                           char *errmsg, size_t errlen) {
     if (!rn_topic_name_valid(name, strlen(name))) {
         ERRMSG("topic name '%s' is not 1 to 249 characters of [a-zA-Z0-9._-] (nor '.' or '..')",
                name);
         return RN_KAFKA_INVALID_TOPIC_EXCEPTION;
     }
-    if (partitions == -1) partitions = e->opts.default_partitions;
+    if (partitions == -1 && !id) partitions = e->opts.default_partitions;
     if (partitions < 1 || partitions > RN_MAX_PARTITIONS) {
         ERRMSG("number of partitions must be from 1 to %d, not %d", RN_MAX_PARTITIONS, partitions);
         return RN_KAFKA_INVALID_PARTITIONS;
@@ -477,7 +487,10 @@ rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions
         err = RN_ERR_NOMEM;
         goto out;
     }
-    if (getrandom(t->id, sizeof t->id, 0) != sizeof t->id) memset(t->id, 0x5a, sizeof t->id);
+    if (id)
+        memcpy(t->id, id, sizeof t->id);
+    else if (getrandom(t->id, sizeof t->id, 0) != sizeof t->id)
+        memset(t->id, 0x5a, sizeof t->id);
     for (int i = 0; i < nconfigs; i++)
         if (configs[i].value && rn_topic_configs_set(&t->configs, configs[i].name, configs[i].value)) {
             err = RN_ERR_NOMEM;
@@ -511,6 +524,19 @@ out:
     pthread_mutex_unlock(&e->meta_lock);
     if (err < 0) ERRMSG("%s", rn_err_message(err));
     return err;
+}
+
+rn_err rn_engine_create_topic(rn_engine *e, const char *name, int32_t partitions,
+                              const rn_config_kv *configs, int nconfigs, bool validate_only,
+                              char *errmsg, size_t errlen) {
+    return create_topic(e, name, NULL, partitions, configs, nconfigs, validate_only, errmsg,
+                        errlen);
+}
+
+rn_err rn_engine_create_topic_with_id(rn_engine *e, const char *name, const uint8_t id[16],
+                                      int32_t partitions, const rn_config_kv *configs,
+                                      int nconfigs, char *errmsg, size_t errlen) {
+    return create_topic(e, name, id, partitions, configs, nconfigs, false, errmsg, errlen);
 }
 
 rn_err rn_engine_delete_topic(rn_engine *e, const char *name) {

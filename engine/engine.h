@@ -42,6 +42,8 @@ typedef struct {
     int (*script_check)(void *ctx, const char *script, const char *fn, char *err, size_t errlen);
     void *script_check_ctx;
     bool coordinator_thread;         /* run the coordinator's timers on their own thread */
+    bool replicated;                 /* a cluster member: every partition starts unserved
+                                      * (rn_partition_stop_replica) until given a role */
 } rn_engine_options;
 
 /* Open (creating when missing) the database under opts->data_dir and load every topic.
@@ -54,6 +56,8 @@ void rn_engine_close(rn_engine *e);
 /* A 22-character cluster id (base64url of 16 random bytes), made on first open and kept. */
 const char *rn_engine_cluster_id(const rn_engine *e);
 int32_t rn_engine_node_id(const rn_engine *e);
+/* num.partitions: what a create asking for -1 partitions gets. */
+int32_t rn_engine_default_partitions(const rn_engine *e);
 /* The group coordinator (engine/group.h), alive until rn_engine_close. */
 rn_coordinator *rn_engine_coordinator(rn_engine *e);
 /* The ACL bindings (engine/acl.h), alive until rn_engine_close. */
@@ -224,6 +228,10 @@ typedef struct rn_durable_wait {
     rn_partition **parts;
     int64_t *ends;
     int n;
+    /* acks=all: done waits for each high watermark (min of the ISR's log ends) to reach
+     * ends[i], not only for the local fsync; done gets RN_KAFKA_NOT_LEADER_OR_FOLLOWER if
+     * the partition stops being led here first. */
+    bool replicated;
     struct rn_durable_wait *next; /* engine-owned linkage */
 } rn_durable_wait;
 
@@ -272,6 +280,103 @@ typedef struct rn_watcher {
 } rn_watcher;
 void rn_partition_watch(rn_partition *p, rn_watcher *w);
 void rn_partition_unwatch(rn_partition *p, rn_watcher *w);
+
+/* ---- replication (cluster mode; net/cluster.c drives it) --------------------------- */
+
+/* A partition's role here. RN_ROLE_NONE: no replication (a single broker, or before the
+ * cluster agent assigned one): the high watermark follows local durability, as always.
+ * LEADER: the high watermark is min(local durable end, every other ISR member's log end)
+ * and never moves back. FOLLOWER: appends come only through rn_partition_append_replica
+ * and the high watermark is min(the leader's, local durable end). */
+typedef enum { RN_ROLE_NONE = 0, RN_ROLE_LEADER, RN_ROLE_FOLLOWER } rn_partition_role;
+
+typedef struct {
+    rn_partition_role role;
+    int32_t leader;       /* the leader's broker id (this broker's when LEADER), -1 NONE */
+    int32_t leader_epoch;
+    int32_t isr[16];      /* LEADER: the in-sync replicas the leader counts (itself included) */
+    int nisr;
+} rn_partition_replication;
+
+void rn_partition_replication_get(rn_partition *p, rn_partition_replication *out);
+
+/* Become the leader at leader_epoch with the given replicas and in-sync replicas (this
+ * broker among them). A new epoch (larger than the last in the epoch cache) is recorded
+ * as starting at the log end, persisted with the partition's metadata. Called again with
+ * the same epoch when only the ISR or replicas changed. Followers outside the ISR are
+ * tracked from here to tell when they catch up. RN_KAFKA_FENCED_LEADER_EPOCH when
+ * leader_epoch is below the partition's. */
+rn_err rn_partition_become_leader(rn_partition *p, int32_t leader_epoch, const int32_t *replicas,
+                                  int nreplicas, const int32_t *isr, int nisr);
+/* Become a follower of `leader` at leader_epoch: local appends (rn_partition_append*)
+ * are refused with RN_KAFKA_NOT_LEADER_OR_FOLLOWER from now on; parked produce waits on
+ * it fail the same way. Same epoch rule. leader -1: no leader known (offline). */
+rn_err rn_partition_become_follower(rn_partition *p, int32_t leader_epoch, int32_t leader);
+/* Drop any role (the broker is no longer a replica): back to RN_ROLE_NONE but refusing
+ * appends as a follower would until a role is given again. */
+void rn_partition_stop_replica(rn_partition *p);
+
+/* Whether a client request may be served here: NONE or LEADER role (for
+ * current_leader_epoch >= 0 it must equal ours: smaller -> RN_KAFKA_FENCED_LEADER_EPOCH,
+ * larger -> RN_KAFKA_UNKNOWN_LEADER_EPOCH), else (a follower, or stopped by
+ * rn_partition_stop_replica) RN_KAFKA_NOT_LEADER_OR_FOLLOWER. */
+rn_err rn_partition_check_leader(rn_partition *p, int32_t current_leader_epoch);
+
+/* Leader: a follower fetched from fetch_offset, which is its log end. Records its log end
+ * and, when fetch_offset reached the leader's log end (as of now or of its previous fetch,
+ * as Kafka's lastCaughtUpTime), its caught-up time; advances the high watermark (waking
+ * watchers and replicated durable waits) when that lets it. RN_KAFKA_NOT_LEADER_OR_FOLLOWER
+ * when not the leader. */
+rn_err rn_partition_follower_fetched(rn_partition *p, int32_t replica, int64_t fetch_offset,
+                                     int64_t now_ms);
+/* Leader: the ISR it should propose now (KIP-497 AlterPartition): members whose
+ * caught-up time is older than lag_ms leave (never the leader itself), replicas outside
+ * the ISR whose log end reached the high watermark join (and at least the leader's epoch
+ * start). Returns the new count into isr (room for 16) when it differs from the current
+ * ISR, 0 when no change. */
+int rn_partition_isr_proposal(rn_partition *p, int64_t now_ms, int64_t lag_ms, int32_t isr[16]);
+
+/* Follower: append batches fetched from the leader exactly as they are (their base
+ * offsets and leader epochs kept; the epoch cache learns epochs it has not seen). The
+ * first batch must start at the log end (RN_KAFKA_OFFSET_OUT_OF_RANGE otherwise); CRCs are
+ * checked; idempotent producer state follows the batches (so a follower that becomes the
+ * leader still knows every producer's sequences). Then the high watermark becomes
+ * min(leader_high_watermark, local durable end). Synced as log.flush.sync says, on the
+ * caller's thread. `records` is the caller's. */
+rn_err rn_partition_append_replica(rn_partition *p, const uint8_t *records, size_t len,
+                                   int64_t leader_high_watermark);
+/* Follower: the high watermark only (a fetch response without records). */
+void rn_partition_set_leader_high_watermark(rn_partition *p, int64_t leader_high_watermark);
+/* Remove every batch at or above offset (a batch boundary; a batch straddling it is
+ * removed whole), with its indexes, producer entries and epoch-cache entries above it; the
+ * high watermark follows down if it was above. */
+rn_err rn_partition_truncate(rn_partition *p, int64_t offset);
+/* Empty the log and start it at offset (a follower behind the leader's log start). */
+rn_err rn_partition_reset_to(rn_partition *p, int64_t offset);
+
+/* OffsetForLeaderEpoch: for the largest epoch <= leader_epoch in the epoch cache, that
+ * epoch and its end offset (the start of the next epoch, or the log end for the latest).
+ * leader_epoch older than every cached epoch: leader_epoch and the first cached epoch's
+ * start (Kafka's rule: the asker truncates there). -1 / -1 when leader_epoch < 0 or the
+ * cache is empty (UNDEFINED). */
+void rn_partition_epoch_end_offset(rn_partition *p, int32_t leader_epoch, int32_t *end_epoch,
+                                   int64_t *end_offset);
+/* The latest epoch in the cache (-1 if none): a follower asks the leader for its end. */
+int32_t rn_partition_latest_epoch(rn_partition *p);
+
+/* Read for a follower: as rn_partition_read but up to the log end, not the high
+ * watermark. */
+rn_err rn_partition_read_replica(rn_partition *p, int64_t offset, size_t max_bytes,
+                                 rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
+                                 size_t *bytes);
+
+/* Create a topic exactly as the metadata image says (id and partition count given, no
+ * num.partitions default, configs already validated by the controller): every broker
+ * keeps every topic, replica or not. RN_KAFKA_TOPIC_ALREADY_EXISTS when a topic of that
+ * name exists (with another id: the caller deletes it first). */
+rn_err rn_engine_create_topic_with_id(rn_engine *e, const char *name, const uint8_t id[16],
+                                      int32_t partitions, const rn_config_kv *configs,
+                                      int nconfigs, char *errmsg, size_t errlen);
 
 /* ---- producers ------------------------------------------------------------------- */
 

@@ -7,7 +7,9 @@
  *   producers    (id BE32, producer id BE64)      -> rn_producer_encode()
  *
  * An append puts all of them in ONE write batch. Readers never see past the high
- * watermark, which moves only after the write (and, with flush_sync, the WAL fsync). */
+ * watermark, which moves only after the write (and, with flush_sync, the WAL fsync), as
+ * far as the role's rule lets it (replica.h); a follower (rn_partition_read_replica)
+ * reads up to the log end. */
 #include "log.h"
 
 #include <stdatomic.h>
@@ -93,6 +95,16 @@ static void tail_drop_front(rn_partition *p) {
     p->tail_count--;
 }
 
+/* Drop the newest entries from offset on (a truncated log). */
+static void tail_drop_from(rn_partition *p, int64_t offset) {
+    while (p->tail_count && tail_at(p, p->tail_count - 1)->last_offset >= offset) {
+        rn_tail_entry *e = tail_at(p, p->tail_count - 1);
+        p->tail_bytes -= e->len;
+        tail_unref(e->data);
+        p->tail_count--;
+    }
+}
+
 static void tail_clear(rn_partition *p) {
     while (p->tail_count) tail_drop_front(p);
 }
@@ -154,7 +166,8 @@ void rn_log_init_new(rn_partition *p) {
     pthread_mutex_init(&p->watch_lock, NULL);
     pthread_mutex_init(&p->trim_lock, NULL);
     p->max_timestamp = -1;
-    p->log_end_offset = p->high_watermark = p->log_start_offset;
+    p->log_end_offset = p->high_watermark = p->durable_end = p->log_start_offset;
+    p->repl.leader = -1;
 }
 
 rn_err rn_log_open(rn_partition *p) {
@@ -182,7 +195,8 @@ rn_err rn_log_open(rn_partition *p) {
     if (err) return err;
     /* Everything in the store survived, so it is all below the high watermark. */
     if (p->log_end_offset < p->log_start_offset) p->log_end_offset = p->log_start_offset;
-    p->high_watermark = p->log_end_offset;
+    p->high_watermark = p->durable_end = p->log_end_offset;
+    if ((err = rn_epoch_cache_load(p->store, p->id, &p->repl.epochs))) return err;
 
     /* The running max timestamp is the last time-index key: entries only ever raise it. */
     it = range_iter(p, RN_CF_TIMEINDEX);
@@ -227,6 +241,7 @@ void rn_log_free(rn_partition *p) {
     free(p->tail);
     p->tail = NULL;
     rn_producer_table_free(&p->producers);
+    rn_replica_free(&p->repl);
     free(p->topic);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->watch_lock);
@@ -243,10 +258,9 @@ void rn_log_mark_deleted(rn_partition *p) {
     rn_producer_table_free(&p->producers);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->trim_lock);
-    /* Wake parked fetches so they answer UNKNOWN_TOPIC_OR_PARTITION now. */
-    pthread_mutex_lock(&p->watch_lock);
-    for (rn_watcher *w = p->watchers; w; w = w->next) w->notify(w);
-    pthread_mutex_unlock(&p->watch_lock);
+    /* Wake parked fetches and replicated produce waits so they answer
+     * UNKNOWN_TOPIC_OR_PARTITION now. */
+    rn_replica_hw_moved(p);
 }
 
 void rn_log_delete_ids(rn_store *store, int log_cfs, uint32_t first, uint32_t end,
@@ -261,6 +275,8 @@ void rn_log_delete_ids(rn_store *store, int log_cfs, uint32_t first, uint32_t en
     rn_store_batch_delete_range(b, store, RN_CF_PRODUCERS, lo, 4, hi, 4);
     rn_log_meta_key(first, mlo);
     rn_log_meta_key(end, mhi);
+    rn_store_batch_delete_range(b, store, RN_CF_META, mlo, 5, mhi, 5);
+    rn_epoch_bounds(first, end, mlo, mhi);
     rn_store_batch_delete_range(b, store, RN_CF_META, mlo, 5, mhi, 5);
 }
 
@@ -291,7 +307,7 @@ rn_err rn_partition_offsets_get(rn_partition *p, rn_partition_offsets *out) {
 
 /* ---- append ------------------------------------------------------------------------- */
 
-static void notify_watchers(rn_partition *p) {
+void rn_log_notify(rn_partition *p) {
     pthread_mutex_lock(&p->watch_lock);
     for (rn_watcher *w = p->watchers; w; w = w->next) w->notify(w);
     pthread_mutex_unlock(&p->watch_lock);
@@ -348,26 +364,37 @@ static rn_err append_check(rn_partition *p, const uint8_t *records, size_t len,
     return RN_KAFKA_NONE;
 }
 
-/* Pass 2, under the lock: rewrite each batch in place (base offset, leader epoch,
- * LogAppendTime) and stage batch, index and time-index entries in wb. Returns the new
- * log end offset; *max_ts gets the new running max timestamp. */
-static int64_t append_stage(rn_partition *p, uint8_t *records, size_t len, int64_t now,
+/* Pass 2, under the lock, for a local append only: rewrite each batch in place (base
+ * offset from the log end, leader epoch, LogAppendTime). A replica's batches keep the
+ * leader's. */
+static void append_assign(rn_partition *p, uint8_t *records, size_t len, int64_t now) {
+    int64_t next = p->log_end_offset;
+    for (size_t pos = 0; pos < len;) {
+        rn_batch_header h;
+        rn_batch_header_parse(records + pos, len - pos, &h); /* pass 1 accepted it */
+        size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        rn_batch_set_base_offset(records + pos, next);
+        rn_batch_set_leader_epoch(records + pos, p->leader_epoch);
+        if (p->settings.log_append_time) rn_batch_set_log_append_time(records + pos, size, now);
+        next += h.last_offset_delta + 1;
+        pos += size;
+    }
+}
+
+/* Pass 3, under the lock: stage batch, index and time-index entries in wb, at the base
+ * offsets the batches carry. Returns the new log end offset; *max_ts gets the new
+ * running max timestamp. */
+static int64_t append_stage(rn_partition *p, const uint8_t *records, size_t len,
                             rn_store_batch *wb, int64_t *max_ts) {
     int64_t next = p->log_end_offset;
     *max_ts = p->max_timestamp;
     for (size_t pos = 0; pos < len;) {
         rn_batch_header h;
-        rn_batch_header_parse(records + pos, len - pos, &h); /* pass 1 accepted it */
-        uint8_t *batch = records + pos;
+        rn_batch_header_parse(records + pos, len - pos, &h); /* checked before */
+        const uint8_t *batch = records + pos;
         size_t size = (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
-        int64_t base = next, last = next + h.last_offset_delta;
-        rn_batch_set_base_offset(batch, base);
-        rn_batch_set_leader_epoch(batch, p->leader_epoch);
-        int64_t batch_ts = h.max_timestamp;
-        if (p->settings.log_append_time) {
-            rn_batch_set_log_append_time(batch, size, now);
-            batch_ts = now;
-        }
+        int64_t base = h.base_offset, last = base + h.last_offset_delta;
+        int64_t batch_ts = h.max_timestamp; /* LogAppendTime: append_assign put it there */
         uint8_t key[KEY_LEN], iv[INDEX_VALUE_LEN];
         make_key(key, p->id, (uint64_t)base);
         rn_store_batch_put(wb, p->store, p->cf, key, sizeof key, batch, size);
@@ -388,17 +415,25 @@ static int64_t append_stage(rn_partition *p, uint8_t *records, size_t len, int64
     return next;
 }
 
-/* After the write: the in-memory state follows (lock held). */
+static void stage_producer(rn_partition *p, rn_store_batch *wb, const rn_producer_state *st) {
+    uint8_t key[KEY_LEN], val[RN_PRODUCER_STATE_MAX];
+    make_key(key, p->id, (uint64_t)st->producer_id);
+    rn_store_batch_put(wb, p->store, RN_CF_PRODUCERS, key, sizeof key, val,
+                       rn_producer_encode(st, val));
+}
+
+/* After the write: the in-memory state follows (lock held). works: the producers'
+ * states as written. */
 static void append_apply(rn_partition *p, const uint8_t *records, size_t len, int64_t end,
-                         int64_t max_ts, int64_t now, const rn_producer_state *work,
-                         rn_append_result *out) {
-    if (work) {
-        rn_producer_state *slot = rn_producer_upsert(&p->producers, work->producer_id);
+                         int64_t max_ts, int64_t now, const rn_producer_state *works,
+                         int nworks, rn_append_result *out) {
+    for (int i = 0; i < nworks; i++) {
+        rn_producer_state *slot = rn_producer_upsert(&p->producers, works[i].producer_id);
         if (slot)
-            *slot = *work;
+            *slot = works[i];
         else
             rn_log_error("%s-%d: out of memory for producer %lld's state", p->topic, p->index,
-                         (long long)work->producer_id);
+                         (long long)works[i].producer_id);
     }
     out->base_offset = p->log_end_offset;
     for (size_t pos = 0; pos < len;) {
@@ -411,7 +446,10 @@ static void append_apply(rn_partition *p, const uint8_t *records, size_t len, in
     p->log_end_offset = end;
     p->size_bytes += (int64_t)len;
     p->max_timestamp = max_ts;
-    if (!p->flush_sync) p->high_watermark = end;
+    if (!p->flush_sync) {
+        p->durable_end = end;
+        rn_replica_update_high_watermark(p);
+    }
     out->log_append_time = p->settings.log_append_time ? now : -1;
     out->log_start_offset = p->log_start_offset;
 }
@@ -427,10 +465,11 @@ static rn_err append_publish(rn_partition *p, int64_t end, bool sync) {
             if (err) return err;
         }
         pthread_mutex_lock(&p->lock);
-        if (end > p->high_watermark) p->high_watermark = end;
+        if (end > p->durable_end && end <= p->log_end_offset) p->durable_end = end;
+        rn_replica_update_high_watermark(p);
         pthread_mutex_unlock(&p->lock);
     }
-    notify_watchers(p);
+    rn_replica_hw_moved(p);
     return RN_KAFKA_NONE;
 }
 
@@ -447,8 +486,9 @@ static rn_err append_impl(rn_partition *p, uint8_t *records, size_t len, rn_appe
     rn_producer_state work;
     bool have_producer;
     int64_t dup_base;
-    rn_err err = p->deleted                     ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
-                 : !rn_store_space_ok(p->store) ? RN_KAFKA_KAFKA_STORAGE_ERROR
+    rn_err err = p->deleted                      ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+                 : rn_replica_refuses_appends(p) ? RN_KAFKA_NOT_LEADER_OR_FOLLOWER
+                 : !rn_store_space_ok(p->store)  ? RN_KAFKA_KAFKA_STORAGE_ERROR
                      : append_check(p, records, len, &work, &have_producer, &dup_base);
     if (err || dup_base >= 0) {
         if (!err) {
@@ -457,7 +497,7 @@ static rn_err append_impl(rn_partition *p, uint8_t *records, size_t len, rn_appe
             out->log_start_offset = p->log_start_offset;
             /* The original may still be waiting for its fsync: this answer waits too. */
             out->log_end_offset = p->log_end_offset;
-            out->durable = !p->flush_sync || p->high_watermark >= p->log_end_offset;
+            out->durable = !p->flush_sync || p->durable_end >= p->log_end_offset;
         }
         pthread_mutex_unlock(&p->lock);
         rn_store_batch_free(wb);
@@ -468,13 +508,9 @@ static rn_err append_impl(rn_partition *p, uint8_t *records, size_t len, rn_appe
         }
         return err;
     }
-    int64_t max_ts, end = append_stage(p, records, len, now, wb, &max_ts);
-    if (have_producer) {
-        uint8_t key[KEY_LEN], val[RN_PRODUCER_STATE_MAX];
-        make_key(key, p->id, (uint64_t)work.producer_id);
-        rn_store_batch_put(wb, p->store, RN_CF_PRODUCERS, key, sizeof key, val,
-                           rn_producer_encode(&work, val));
-    }
+    append_assign(p, records, len, now);
+    int64_t max_ts, end = append_stage(p, records, len, wb, &max_ts);
+    if (have_producer) stage_producer(p, wb, &work);
     if ((err = rn_store_write(p->store, wb, false))) {
         rn_log_error("%s-%d: append at offset %lld failed", p->topic, p->index,
                      (long long)p->log_end_offset);
@@ -482,12 +518,14 @@ static rn_err append_impl(rn_partition *p, uint8_t *records, size_t len, rn_appe
         rn_store_batch_free(wb);
         return err;
     }
-    append_apply(p, records, len, end, max_ts, now, have_producer ? &work : NULL, out);
+    append_apply(p, records, len, end, max_ts, now, &work, have_producer ? 1 : 0, out);
     out->log_end_offset = end;
+    bool leader = p->repl.role == RN_ROLE_LEADER;
     pthread_mutex_unlock(&p->lock);
     rn_store_batch_free(wb);
     if (p->flush_sync && !wait) {
         out->durable = false; /* the caller waits with rn_engine_when_durable */
+        if (leader) rn_log_notify(p); /* followers read up to the log end */
         return RN_KAFKA_NONE;
     }
     return append_publish(p, end, true);
@@ -541,18 +579,21 @@ rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
         int64_t dup_base;
         a->result.base_offset = a->result.log_append_time = a->result.log_start_offset = -1;
         a->result.duplicate = false;
-        err = a->p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
-                            : append_check(a->p, a->records, a->len, &work, &have_producer,
-                                           &dup_base);
+        err = a->p->deleted                      ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+              : rn_replica_refuses_appends(a->p) ? RN_KAFKA_NOT_LEADER_OR_FOLLOWER
+                  : append_check(a->p, a->records, a->len, &work, &have_producer, &dup_base);
         if (!err && have_producer) err = RN_KAFKA_INVALID_RECORD; /* no idempotence here */
-        if (!err) ends[2 * i] = append_stage(a->p, a->records, a->len, now, wb, &ends[2 * i + 1]);
+        if (!err) {
+            append_assign(a->p, a->records, a->len, now);
+            ends[2 * i] = append_stage(a->p, a->records, a->len, wb, &ends[2 * i + 1]);
+        }
     }
     if (!err && (err = rn_store_write(store, wb, false)))
         rn_log_error("atomic append to %d partitions failed", n);
     if (!err)
         for (int i = 0; i < n; i++)
             append_apply(order[i]->p, order[i]->records, order[i]->len, ends[2 * i],
-                         ends[2 * i + 1], now, NULL, &order[i]->result);
+                         ends[2 * i + 1], now, NULL, 0, &order[i]->result);
     for (int i = n - 1; i >= 0; i--) pthread_mutex_unlock(&order[i]->p->lock);
     if (!err) {
         if (!sync || (err = rn_store_sync_wal(store)) == RN_KAFKA_NONE)
@@ -560,6 +601,285 @@ rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
     }
     free(order);
     free(ends);
+    return err;
+}
+
+/* ---- replication: a follower's appends and truncation ------------------------------ */
+
+/* A follower's record set, outside the lock: every batch whole and valid (CRC checked)
+ * and offsets dense. *first / *end: the first offset and the log end after it. */
+static rn_err replica_validate(const uint8_t *records, size_t len, int64_t *first, int64_t *end,
+                               int *nbatches) {
+    *first = *end = -1;
+    *nbatches = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t size;
+        rn_batch_header h;
+        rn_err err = rn_batch_validate(records + pos, len - pos, &size);
+        if (!err) err = rn_batch_header_parse(records + pos, len - pos, &h);
+        if (err) return err;
+        if (*end >= 0 && h.base_offset != *end) return RN_KAFKA_CORRUPT_MESSAGE;
+        if (*first < 0) *first = h.base_offset;
+        *end = h.base_offset + h.last_offset_delta + 1;
+        (*nbatches)++;
+        pos += size;
+    }
+    return RN_KAFKA_NONE;
+}
+
+/* Producer states after a follower's batches, as Kafka's follower keeps them: recorded
+ * without sequence checks (the leader made them). works has room for one per batch;
+ * returns how many producers the set has. Lock held. */
+static int replica_producers(rn_partition *p, const uint8_t *records, size_t len,
+                             rn_producer_state *works) {
+    int n = 0;
+    for (size_t pos = 0; pos < len;) {
+        rn_batch_header h;
+        rn_batch_header_parse(records + pos, len - pos, &h);
+        pos += (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        if (h.producer_id < 0) continue;
+        rn_producer_state *w = NULL;
+        for (int i = 0; i < n && !w; i++)
+            if (works[i].producer_id == h.producer_id) w = &works[i];
+        if (!w) {
+            w = &works[n++];
+            const rn_producer_state *st = rn_producer_find(&p->producers, h.producer_id);
+            if (st) {
+                *w = *st;
+            } else {
+                memset(w, 0, sizeof *w);
+                w->producer_id = h.producer_id;
+                w->epoch = -1;
+            }
+        }
+        rn_producer_batch pb = {h.base_sequence, rn_producer_last_seq(h.base_sequence, h.record_count),
+                                h.base_offset, h.base_offset + h.last_offset_delta};
+        rn_producer_record(w, h.producer_epoch, &pb);
+    }
+    return n;
+}
+
+rn_err rn_partition_append_replica(rn_partition *p, const uint8_t *records, size_t len,
+                                   int64_t leader_high_watermark) {
+    int64_t first, end;
+    int nbatches;
+    rn_err err = replica_validate(records, len, &first, &end, &nbatches);
+    if (err) return err;
+    rn_producer_state *works = malloc((size_t)(nbatches ? nbatches : 1) * sizeof *works);
+    rn_store_batch *wb = rn_store_batch_new();
+    if (!works || !wb) {
+        free(works);
+        rn_store_batch_free(wb);
+        return RN_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&p->lock);
+    err = p->deleted                              ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
+          : p->repl.role != RN_ROLE_FOLLOWER      ? RN_KAFKA_NOT_LEADER_OR_FOLLOWER
+          : len && first != p->log_end_offset     ? RN_KAFKA_OFFSET_OUT_OF_RANGE
+          : len && !rn_store_space_ok(p->store)   ? RN_KAFKA_KAFKA_STORAGE_ERROR
+                                                  : RN_KAFKA_NONE;
+    if (!err && len) {
+        int nworks = replica_producers(p, records, len, works);
+        int64_t max_ts;
+        append_stage(p, records, len, wb, &max_ts);
+        for (int i = 0; i < nworks; i++) stage_producer(p, wb, &works[i]);
+        for (size_t pos = 0; pos < len;) { /* the epoch cache learns the leader's epochs */
+            rn_batch_header h;
+            rn_batch_header_parse(records + pos, len - pos, &h);
+            rn_epoch_cache_assign(&p->repl.epochs, p->store, p->id, wb, h.partition_leader_epoch,
+                                  h.base_offset);
+            pos += (size_t)h.batch_length + RN_BATCH_LOG_OVERHEAD;
+        }
+        if ((err = rn_store_write(p->store, wb, false))) {
+            rn_log_error("%s-%d: replica append at offset %lld failed", p->topic, p->index,
+                         (long long)first);
+            rn_epoch_cache_clear(&p->repl.epochs); /* as stored */
+            rn_epoch_cache_load(p->store, p->id, &p->repl.epochs);
+        } else {
+            rn_append_result ignored;
+            append_apply(p, records, len, end, max_ts, now_ms(), works, nworks, &ignored);
+        }
+    }
+    bool moved = false;
+    if (!err) {
+        p->repl.leader_high_watermark = leader_high_watermark;
+        moved = rn_replica_update_high_watermark(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    rn_store_batch_free(wb);
+    free(works);
+    if (!err && len && p->flush_sync) {
+        if ((err = rn_store_sync_wal(p->store))) return err;
+        pthread_mutex_lock(&p->lock);
+        if (end > p->durable_end && end <= p->log_end_offset) p->durable_end = end;
+        moved = rn_replica_update_high_watermark(p) || moved;
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (moved) rn_replica_hw_moved(p);
+    return err;
+}
+
+/* The first batch to remove for a truncation at offset: the one holding it. */
+static rn_err truncate_point(rn_partition *p, int64_t offset, int64_t *cut, int64_t *removed) {
+    *cut = offset;
+    *removed = 0;
+    rn_store_iter *it = range_iter(p, RN_CF_INDEX);
+    if (!it) return RN_ERR_NOMEM;
+    uint8_t key[KEY_LEN];
+    make_key(key, p->id, (uint64_t)offset);
+    rn_store_iter_seek_for_prev(it, key, sizeof key);
+    if (!rn_store_iter_valid(it)) rn_store_iter_seek(it, key, sizeof key);
+    bool found = false;
+    for (; rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (kl != KEY_LEN || vl != INDEX_VALUE_LEN) continue;
+        if (!found && (int64_t)rn_key_get64(v) < offset) continue;
+        if (!found) *cut = (int64_t)rn_key_get64(k + 4);
+        found = true;
+        *removed += rn_key_get32(v + 16);
+    }
+    rn_err err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    return err;
+}
+
+/* The time-index entries of removed batches (a suffix: the running max rises with the
+ * offset): *from gets the first one's key (*has_from false: none); *max_ts the last kept
+ * entry's timestamp, or -1. */
+static rn_err truncate_time_index(rn_partition *p, int64_t cut, uint8_t from[KEY_LEN],
+                                  bool *has_from, int64_t *max_ts) {
+    *has_from = false;
+    *max_ts = -1;
+    rn_store_iter *it = range_iter(p, RN_CF_TIMEINDEX);
+    if (!it) return RN_ERR_NOMEM;
+    uint8_t lo[4];
+    rn_key_put32(lo, p->id);
+    for (rn_store_iter_seek(it, lo, 4); rn_store_iter_valid(it); rn_store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = rn_store_iter_key(it, &kl);
+        const uint8_t *v = rn_store_iter_value(it, &vl);
+        if (kl != KEY_LEN || vl != 8) continue;
+        if ((int64_t)rn_key_get64(v) >= cut) {
+            memcpy(from, k, KEY_LEN);
+            *has_from = true;
+            break;
+        }
+        *max_ts = (int64_t)(rn_key_get64(k + 4) ^ (1ull << 63));
+    }
+    rn_err err = rn_store_iter_status(it);
+    rn_store_iter_free(it);
+    return err;
+}
+
+rn_err rn_partition_truncate(rn_partition *p, int64_t offset) {
+    pthread_mutex_lock(&p->trim_lock);
+    pthread_mutex_lock(&p->lock);
+    if (p->deleted || offset >= p->log_end_offset || offset < p->log_start_offset) {
+        rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION : RN_KAFKA_NONE;
+        bool below = !p->deleted && offset < p->log_start_offset;
+        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->trim_lock);
+        return below ? rn_partition_reset_to(p, offset) : err; /* as Kafka's truncateTo */
+    }
+    int64_t cut, removed, max_ts;
+    uint8_t ti_from[KEY_LEN];
+    bool ti_delete;
+    rn_store_batch *b = rn_store_batch_new();
+    rn_err err = b ? truncate_point(p, offset, &cut, &removed) : RN_ERR_NOMEM;
+    if (!err) err = truncate_time_index(p, cut, ti_from, &ti_delete, &max_ts);
+    if (err) goto out;
+
+    uint8_t start[KEY_LEN], end[4];
+    make_key(start, p->id, (uint64_t)cut);
+    rn_key_put32(end, p->id + 1);
+    rn_store_batch_delete_range(b, p->store, p->cf, start, sizeof start, end, sizeof end);
+    rn_store_batch_delete_range(b, p->store, RN_CF_INDEX, start, sizeof start, end, sizeof end);
+    if (ti_delete)
+        rn_store_batch_delete_range(b, p->store, RN_CF_TIMEINDEX, ti_from, sizeof ti_from, end,
+                                    sizeof end);
+    for (int i = 0; i < p->producers.n; i++) {
+        rn_producer_state st = p->producers.v[i];
+        if (!rn_producer_truncate(&st, cut)) continue;
+        if (st.n) {
+            stage_producer(p, b, &st);
+        } else { /* nothing of it left: a retry of its batches is new again */
+            uint8_t key[KEY_LEN];
+            make_key(key, p->id, (uint64_t)st.producer_id);
+            rn_store_batch_delete(b, p->store, RN_CF_PRODUCERS, key, sizeof key);
+        }
+    }
+    rn_epoch_cache *c = &p->repl.epochs;
+    for (int i = 0; i < c->n; i++)
+        if (c->v[i].start_offset >= cut) {
+            uint8_t ek[9], elo[5], ehi[5];
+            rn_epoch_key(p->id, c->v[i].epoch, ek);
+            rn_epoch_bounds(p->id, p->id + 1, elo, ehi);
+            rn_store_batch_delete_range(b, p->store, RN_CF_META, ek, sizeof ek, ehi, sizeof ehi);
+            break;
+        }
+    if (cut < p->log_start_offset) { /* the batch straddling the log start went too */
+        p->log_start_offset = cut;
+        rn_log_put_meta(p, b);
+    }
+    if ((err = rn_store_write(p->store, b, p->flush_sync))) goto out;
+
+    for (int i = p->producers.n - 1; i >= 0; i--)
+        if (rn_producer_truncate(&p->producers.v[i], cut) && p->producers.v[i].n == 0)
+            rn_producer_remove(&p->producers, p->producers.v[i].producer_id);
+    rn_epoch_cache_truncate(c, p->store, p->id, NULL, cut);
+    tail_drop_from(p, cut);
+    p->log_end_offset = cut;
+    if (p->durable_end > cut) p->durable_end = cut;
+    if (p->high_watermark > cut) p->high_watermark = cut;
+    p->size_bytes -= removed;
+    p->max_timestamp = max_ts;
+    rn_log_info("%s-%d: truncated to offset %lld", p->topic, p->index, (long long)cut);
+out:
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->trim_lock);
+    rn_store_batch_free(b);
+    if (!err) rn_replica_hw_moved(p);
+    return err;
+}
+
+rn_err rn_partition_reset_to(rn_partition *p, int64_t offset) {
+    if (offset < 0) return RN_KAFKA_OFFSET_OUT_OF_RANGE;
+    rn_store_batch *b = rn_store_batch_new();
+    if (!b) return RN_ERR_NOMEM;
+    pthread_mutex_lock(&p->trim_lock);
+    pthread_mutex_lock(&p->lock);
+    rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION : RN_KAFKA_NONE;
+    if (!err) {
+        uint8_t lo[4], hi[4], elo[5], ehi[5];
+        rn_key_put32(lo, p->id);
+        rn_key_put32(hi, p->id + 1);
+        const int cfs[] = {p->cf, RN_CF_INDEX, RN_CF_TIMEINDEX, RN_CF_PRODUCERS};
+        for (size_t i = 0; i < sizeof cfs / sizeof cfs[0]; i++)
+            rn_store_batch_delete_range(b, p->store, cfs[i], lo, 4, hi, 4);
+        rn_epoch_bounds(p->id, p->id + 1, elo, ehi);
+        rn_store_batch_delete_range(b, p->store, RN_CF_META, elo, 5, ehi, 5);
+        int64_t was = p->log_start_offset;
+        p->log_start_offset = offset;
+        rn_log_put_meta(p, b);
+        if ((err = rn_store_write(p->store, b, p->flush_sync))) p->log_start_offset = was;
+    }
+    if (!err) {
+        tail_clear(p);
+        rn_producer_table_free(&p->producers);
+        rn_epoch_cache_clear(&p->repl.epochs);
+        p->log_end_offset = p->durable_end = p->high_watermark = offset;
+        if (p->repl.leader_high_watermark < offset) p->repl.leader_high_watermark = offset;
+        p->size_bytes = 0;
+        p->max_timestamp = -1;
+        rn_log_info("%s-%d: emptied, starting at offset %lld", p->topic, p->index,
+                    (long long)offset);
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->trim_lock);
+    rn_store_batch_free(b);
+    if (!err) rn_replica_hw_moved(p);
     return err;
 }
 
@@ -572,8 +892,8 @@ static bool over_budget(size_t given, size_t len, size_t max_bytes, bool at_leas
 
 /* A read in progress: what is still wanted and what has been given. */
 typedef struct {
-    int64_t next; /* the first offset not served yet */
-    int64_t high_watermark;
+    int64_t next;  /* the first offset not served yet */
+    int64_t limit; /* the high watermark, or the log end for a follower */
     size_t max_bytes, given;
     bool at_least_one, done;
     rn_batch_sink sink;
@@ -593,7 +913,7 @@ static void read_tail(rn_partition *p, read_state *r) {
         if (i < 0) break;
         for (; n < READ_CHUNK; i++, n++) {
             rn_tail_entry *e = i < p->tail_count ? tail_at(p, i) : NULL;
-            if (!e || e->base_offset >= r->high_watermark ||
+            if (!e || e->base_offset >= r->limit ||
                 over_budget(taken, e->len, r->max_bytes, r->at_least_one)) {
                 r->done = true;
                 break;
@@ -621,7 +941,7 @@ static void read_tail(rn_partition *p, read_state *r) {
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Serve from RocksDB, from the batch holding r->next up to the high watermark. */
+/* Serve from RocksDB, from the batch holding r->next up to r->limit. */
 static rn_err read_store(rn_partition *p, read_state *r) {
     rn_store_iter *it = range_iter(p, p->cf);
     if (!it) return RN_ERR_NOMEM;
@@ -642,7 +962,7 @@ static rn_err read_store(rn_partition *p, read_state *r) {
             break;
         }
         int64_t base = (int64_t)rn_key_get64(k + 4), last = base + h.last_offset_delta;
-        if (base >= r->high_watermark) break;
+        if (base >= r->limit) break;
         if (last < r->next) continue;
         if (base > r->next) {
             /* Offsets are dense, so the batch holding next was removed after the range
@@ -660,27 +980,40 @@ static rn_err read_store(rn_partition *p, read_state *r) {
     return err;
 }
 
-rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
-                         rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
-                         size_t *bytes) {
+/* A client's read stops at the high watermark, a follower's at the log end. */
+static rn_err read_impl(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
+                        bool to_log_end, rn_batch_sink sink, void *ctx,
+                        rn_partition_offsets *offsets, size_t *bytes) {
     *bytes = 0;
     pthread_mutex_lock(&p->lock);
     rn_partition_offsets off;
     offsets_locked(p, &off);
     if (offsets) *offsets = off;
+    int64_t limit = to_log_end ? off.log_end_offset : off.high_watermark;
     rn_err err = p->deleted ? RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION
-                 : offset < off.log_start_offset || offset > off.high_watermark
-                     ? RN_KAFKA_OFFSET_OUT_OF_RANGE
-                     : RN_KAFKA_NONE;
-    if (err || offset == off.high_watermark) {
+                 : offset < off.log_start_offset || offset > limit ? RN_KAFKA_OFFSET_OUT_OF_RANGE
+                                                                   : RN_KAFKA_NONE;
+    if (err || offset == limit) {
         pthread_mutex_unlock(&p->lock);
         return err;
     }
-    read_state r = {offset, off.high_watermark, max_bytes, 0, at_least_one, false, sink, ctx};
+    read_state r = {offset, limit, max_bytes, 0, at_least_one, false, sink, ctx};
     read_tail(p, &r); /* releases the lock */
     if (!r.done) err = read_store(p, &r);
     *bytes = r.given;
     return err;
+}
+
+rn_err rn_partition_read(rn_partition *p, int64_t offset, size_t max_bytes, bool at_least_one,
+                         rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
+                         size_t *bytes) {
+    return read_impl(p, offset, max_bytes, at_least_one, false, sink, ctx, offsets, bytes);
+}
+
+rn_err rn_partition_read_replica(rn_partition *p, int64_t offset, size_t max_bytes,
+                                 rn_batch_sink sink, void *ctx, rn_partition_offsets *offsets,
+                                 size_t *bytes) {
+    return read_impl(p, offset, max_bytes, true, true, sink, ctx, offsets, bytes);
 }
 
 /* ---- time lookups ------------------------------------------------------------------- */

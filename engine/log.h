@@ -1,7 +1,8 @@
 /* engine/log.h: one partition's log (internal to engine/): offsets, the in-memory tail
  * of recent batches, producer state, watchers, and its keys in the store.
  *
- * Invariants: log_start_offset <= high_watermark <= log_end_offset; batches are stored
+ * Invariants: log_start_offset <= high_watermark <= durable_end <= log_end_offset (the
+ * high watermark as replica.h's rule for the role says); batches are stored
  * under (partition id, base offset) with dense offsets; everything below
  * high_watermark is in RocksDB (and fsynced when flush_sync). `lock` guards every field
  * but the watchers, which have watch_lock. */
@@ -12,8 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "durable.h"
 #include "engine.h"
 #include "producer.h"
+#include "replica.h"
 #include "store.h"
 #include "topic_config.h"
 
@@ -29,12 +32,15 @@ struct rn_partition {
     uint32_t id;          /* stable internal id, never reused */
     int32_t index;        /* the Kafka partition number */
     char *topic;          /* owned, for log lines */
+    int32_t node_id;      /* this broker: the leader's id when LEADER */
+    rn_durable *durable;  /* the engine's sync thread (NULL: none), for replicated waits */
     bool flush_sync;
     size_t tail_max_bytes;
 
     pthread_mutex_t lock;
     bool deleted;
     int64_t log_start_offset, log_end_offset, high_watermark;
+    int64_t durable_end;   /* local: fsynced (flush_sync) or written; the HW rule's input */
     int32_t leader_epoch;
     int64_t size_bytes;
     int64_t max_timestamp; /* running max, for the time index */
@@ -43,6 +49,7 @@ struct rn_partition {
     int tail_head, tail_count, tail_cap;
     size_t tail_bytes;
     rn_producer_table producers;
+    rn_replica_state repl; /* role, ISR, followers, epoch cache (replica.h) */
 
     pthread_mutex_t watch_lock;
     rn_watcher *watchers;
@@ -56,9 +63,10 @@ void rn_log_meta_key(uint32_t id, uint8_t key[5]);
 /* Add p's metadata record to b; the caller holds p->lock or has not shared p yet. */
 void rn_log_put_meta(const rn_partition *p, rn_store_batch *b);
 
-/* Set up p (fields store, cf, id, index, topic, flush_sync, tail_max_bytes, settings,
- * log_start_offset and leader_epoch filled by the caller) and recover the rest from the
- * store: log end, size, running max timestamp, producer states. */
+/* Set up p (fields store, cf, id, index, topic, node_id, durable, flush_sync,
+ * tail_max_bytes, settings, log_start_offset and leader_epoch filled by the caller) and
+ * recover the rest from the store: log end, size, running max timestamp, producer states,
+ * the epoch cache. */
 rn_err rn_log_open(rn_partition *p);
 /* Set up a partition just created: its id was never used, so there is nothing to
  * recover (creating thousands of partitions must not scan the store for each). */
@@ -89,9 +97,11 @@ typedef struct {
 rn_err rn_log_append_atomic(rn_store *store, rn_log_append_part *parts, int n,
                             rn_store_batch *wb, bool sync);
 
-/* After an fsync that covers the write that took the log to end: advance the high
- * watermark to it (never back) and wake the watchers. */
+/* After an fsync that covers the write that took the log to end: advance the durable end
+ * to it (never back), the high watermark as the role's rule lets, and wake the watchers. */
 void rn_log_publish(rn_partition *p, int64_t end);
+/* Wake p's watchers (their notify runs here). */
+void rn_log_notify(rn_partition *p);
 
 /* Apply retention.ms / retention.bytes at now_ms. */
 void rn_log_enforce_retention(rn_partition *p, int64_t now_ms);

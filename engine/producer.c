@@ -49,6 +49,22 @@ void rn_producer_table_free(rn_producer_table *t) {
     memset(t, 0, sizeof *t);
 }
 
+void rn_producer_remove(rn_producer_table *t, int64_t producer_id) {
+    bool found;
+    int i = find_index(t, producer_id, &found);
+    if (!found) return;
+    memmove(&t->v[i], &t->v[i + 1], (size_t)(t->n - i - 1) * sizeof *t->v);
+    t->n--;
+}
+
+bool rn_producer_truncate(rn_producer_state *st, int64_t offset) {
+    int kept = st->n;
+    while (kept > 0 && st->batches[kept - 1].last_offset >= offset) kept--;
+    bool dropped = kept != st->n;
+    st->n = kept;
+    return dropped;
+}
+
 int32_t rn_producer_last_seq(int32_t first, int32_t count) {
     int64_t last = (int64_t)first + count - 1;
     return (int32_t)(last > INT32_MAX ? last - INT32_MAX - 1 : last);

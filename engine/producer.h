@@ -4,6 +4,7 @@
 #ifndef RN_PRODUCER_H
 #define RN_PRODUCER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,11 @@ rn_producer_state *rn_producer_find(rn_producer_table *t, int64_t producer_id);
 /* Find or add (epoch -1, no batches); NULL when out of memory. May move other states. */
 rn_producer_state *rn_producer_upsert(rn_producer_table *t, int64_t producer_id);
 void rn_producer_table_free(rn_producer_table *t);
+/* Forget a producer (nothing if absent). May move other states. */
+void rn_producer_remove(rn_producer_table *t, int64_t producer_id);
+/* Drop the batches of st that end at or after offset (a truncated log). Returns true
+ * when any was dropped. */
+bool rn_producer_truncate(rn_producer_state *st, int64_t offset);
 
 /* The last sequence of a batch of count records starting at first (sequences wrap from
  * INT32_MAX to 0). */
