@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config liblua5.4-dev libevent-dev librocksdb-dev
           libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev libcriterion-dev librdkafka-dev
           kcat python3 python3-confluent-kafka python3-kafka python3-pytest python3-prometheus-client clang
-          libclang-rt-14-dev lua-cjson libssl-dev openssl chromium)
+          libclang-rt-14-dev lua-cjson libssl-dev openssl chromium libraft-dev libuv1-dev)
 # Node: Debian's nodejs/npm only when no node is installed (a Node from elsewhere ships
 # its own npm, which Debian's npm package conflicts with).
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
