@@ -18,7 +18,7 @@
 #include "store.h"
 
 #define ENTRY_FORMAT 1
-#define SNAPSHOT_FORMAT 1
+#define SNAPSHOT_FORMAT 2 /* 2: the cluster id after the applied index */
 #define MAX_HOST (sizeof(((rn_md_broker *)0)->host) - 1) /* a NUL follows */
 
 struct rn_metadata {
@@ -28,6 +28,7 @@ struct rn_metadata {
     int nbrokers;
     rn_md_topic *topics;
     int ntopics;
+    char cluster_id[RN_MD_CLUSTER_ID_MAX + 1]; /* "" until SET_CLUSTER_ID */
 };
 
 __attribute__((format(printf, 4, 5))) static rn_err refuse(char *msg, size_t msglen, rn_err err,
@@ -387,6 +388,7 @@ typedef struct {
     bool *owned; /* topics[i] was made by this draft (else it is the image's, shared) */
     int ntopics, captopics;
     bool nomem;
+    char cluster_id[RN_MD_CLUSTER_ID_MAX + 1];
 } draft;
 
 static int draft_begin(draft *d, const rn_metadata *md) {
@@ -406,6 +408,7 @@ static int draft_begin(draft *d, const rn_metadata *md) {
     if (md->ntopics) memcpy(d->topics, md->topics, (size_t)md->ntopics * sizeof *d->topics);
     d->nbrokers = md->nbrokers;
     d->ntopics = md->ntopics;
+    memcpy(d->cluster_id, md->cluster_id, sizeof d->cluster_id);
     return 0;
 }
 
@@ -431,6 +434,7 @@ static void draft_commit(draft *d, rn_metadata *md) {
     md->nbrokers = d->nbrokers;
     md->topics = d->topics;
     md->ntopics = d->ntopics;
+    memcpy(md->cluster_id, d->cluster_id, sizeof md->cluster_id);
 }
 
 static rn_md_broker *draft_broker(draft *d, int32_t id) {
@@ -568,6 +572,21 @@ static rn_err apply_register_broker(draft *d, const rn_md_record *r, uint64_t in
     b->epoch = (int64_t)index;
     b->fenced = false;
     return elect_offline(d, r->broker_id);
+}
+
+/* Once: the id every broker gives clients in Metadata. */
+static rn_err apply_set_cluster_id(draft *d, const rn_md_record *r, uint64_t index, char *msg,
+                                   size_t msglen) {
+    (void)index;
+    size_t len = strlen(r->topic);
+    if (len == 0 || len > RN_MD_CLUSTER_ID_MAX)
+        return refuse(msg, msglen, RN_KAFKA_INVALID_REQUEST, "A cluster id has 1 to %d characters.",
+                      RN_MD_CLUSTER_ID_MAX);
+    if (d->cluster_id[0])
+        return refuse(msg, msglen, RN_KAFKA_INVALID_REQUEST, "The cluster id is %s already.",
+                      d->cluster_id);
+    memcpy(d->cluster_id, r->topic, len + 1);
+    return 0;
 }
 
 static rn_err apply_fence_broker(draft *d, const rn_md_record *r, uint64_t index, char *msg,
@@ -819,6 +838,7 @@ nomem:
  *   PARTITION_CHANGE   topic str | partition BE32 | expect_partition_epoch BE32 | flags u8
  *                      (1 leader, 2 isr, 4 replicas) | [leader BE32] | [isr ids]
  *                      | [replicas ids | adding ids | removing ids]
+ *   SET_CLUSTER_ID     cluster id str (in the topic field)
  */
 enum { F_BROKER = 1, F_HOSTS = 2, F_TOPIC = 4, F_TOPIC_ID = 8, F_CONFIGS = 16, F_ASSIGN = 32,
        F_CHANGE = 64 };
@@ -838,6 +858,7 @@ static const struct {
     [RN_MD_CREATE_PARTITIONS] = {"CREATE_PARTITIONS", F_TOPIC | F_ASSIGN, apply_create_partitions},
     [RN_MD_SET_TOPIC_CONFIGS] = {"SET_TOPIC_CONFIGS", F_TOPIC | F_CONFIGS, apply_set_topic_configs},
     [RN_MD_PARTITION_CHANGE] = {"PARTITION_CHANGE", F_TOPIC | F_CHANGE, apply_partition_change},
+    [RN_MD_SET_CLUSTER_ID] = {"SET_CLUSTER_ID", F_TOPIC, apply_set_cluster_id},
 };
 #define NTYPES ((int)(sizeof record_types / sizeof record_types[0]))
 
@@ -1083,8 +1104,8 @@ rn_err rn_md_apply(rn_metadata *md, uint64_t index, const uint8_t *entry, size_t
 /* A snapshot (str, ids and configs as in entries):
  *
  *   +--------+----------+---------------+----------+-----------+---------+----------+
- *   | format | version  | applied index | nbrokers | broker... | ntopics | topic... |
- *   | u8 = 1 | BE64     | BE64          | BE32     |           | BE32    |          |
+ *   | format | version  | applied index | cluster id | nbrokers | broker... | ntopics | topic... |
+ *   | u8 = 2 | BE64     | BE64          | str        | BE32     |           | BE32    |          |
  *   +--------+----------+---------------+----------+-----------+---------+----------+
  *
  *   broker     id BE32 | host str | port BE32 | raft_host str | raft_port BE32
@@ -1099,6 +1120,7 @@ uint8_t *rn_md_snapshot(rn_metadata *md, size_t *len) {
     w_u8(&w, SNAPSHOT_FORMAT);
     w_i64(&w, (int64_t)md->version);
     w_i64(&w, (int64_t)md->applied_index);
+    w_str(&w, md->cluster_id);
     w_i32(&w, md->nbrokers);
     for (int i = 0; i < md->nbrokers; i++) {
         const rn_md_broker *b = &md->brokers[i];
@@ -1174,10 +1196,16 @@ rn_err rn_md_restore(rn_metadata *md, const uint8_t *buf, size_t len) {
     rn_md_broker *brokers = NULL;
     rn_md_topic *topics = NULL;
     char *s;
+    char cluster_id[RN_MD_CLUSTER_ID_MAX + 1];
     R(&r, buf != NULL);
     R(&r, rd_u8(&r, &format) && format == SNAPSHOT_FORMAT);
     R(&r, rd_i64(&r, &version));
     R(&r, rd_i64(&r, &applied));
+    R(&r, rd_str(&r, &s));
+    bool id_fits = strlen(s) <= RN_MD_CLUSTER_ID_MAX;
+    if (id_fits) snprintf(cluster_id, sizeof cluster_id, "%s", s);
+    free(s);
+    R(&r, id_fits);
     R(&r, rd_count(&r, &nbrokers, 25));
     R(&r, (brokers = rd_alloc(&r, (size_t)nbrokers * sizeof *brokers)) != NULL);
     for (int i = 0; i < nbrokers; i++) {
@@ -1216,6 +1244,7 @@ rn_err rn_md_restore(rn_metadata *md, const uint8_t *buf, size_t len) {
     md->ntopics = ntopics;
     md->version = (uint64_t)version;
     md->applied_index = (uint64_t)applied;
+    memcpy(md->cluster_id, cluster_id, sizeof md->cluster_id);
     pthread_rwlock_unlock(&md->lock);
     return 0;
 err_parse:
@@ -1229,6 +1258,7 @@ void rn_md_read_lock(rn_metadata *md) { pthread_rwlock_rdlock(&md->lock); }
 void rn_md_read_unlock(rn_metadata *md) { pthread_rwlock_unlock(&md->lock); }
 uint64_t rn_md_version(const rn_metadata *md) { return md->version; }
 uint64_t rn_md_applied_index(const rn_metadata *md) { return md->applied_index; }
+const char *rn_md_cluster_id(const rn_metadata *md) { return md->cluster_id; }
 
 const rn_md_broker *rn_md_brokers(const rn_metadata *md, int *n) {
     *n = md->nbrokers;

@@ -81,6 +81,8 @@ enum rn_md_record_type {
                                     replicas without a new ISR: the ISR keeps its members that are
                                     still replicas. A leader that leaves the ISR is re-elected
                                     as on a fence. partition_epoch + 1 always. */
+    RN_MD_SET_CLUSTER_ID = 9,    /* the cluster's id (in the topic field), once: the first
+                                    controller proposes it, every broker tells clients it */
 };
 
 /* A record as a caller builds it (arrays point to the caller's memory). */
@@ -136,6 +138,9 @@ void rn_md_read_lock(rn_metadata *md);
 void rn_md_read_unlock(rn_metadata *md);
 uint64_t rn_md_version(const rn_metadata *md); /* changes with every applied entry */
 uint64_t rn_md_applied_index(const rn_metadata *md);
+#define RN_MD_CLUSTER_ID_MAX 64
+/* The cluster id, "" until set. */
+const char *rn_md_cluster_id(const rn_metadata *md);
 /* Brokers sorted by id. */
 const rn_md_broker *rn_md_brokers(const rn_metadata *md, int *n);
 const rn_md_broker *rn_md_broker_get(const rn_metadata *md, int32_t id);

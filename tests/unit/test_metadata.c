@@ -580,9 +580,10 @@ Test(metadata, snapshot_restore_round_trip) {
     /* Every truncation and a bad format byte are refused, leaving the image as it was. */
     for (size_t cut = 0; cut < len; cut++)
         cr_assert_eq(rn_md_restore(other, snap, cut), RN_KAFKA_CORRUPT_MESSAGE, "cut %zu", cut);
+    uint8_t format = snap[0];
     snap[0] = 9;
     cr_assert_eq(rn_md_restore(other, snap, len), RN_KAFKA_CORRUPT_MESSAGE);
-    snap[0] = 1;
+    snap[0] = format;
     /* Flipped bytes never crash or leak; whatever restores, snapshots again. */
     for (size_t i = 0; i < len; i++) {
         snap[i] ^= 0x5a;
@@ -596,6 +597,24 @@ Test(metadata, snapshot_restore_round_trip) {
     cr_assert(len == len2 && memcmp(snap, snap2, len) == 0);
     free(snap);
     free(snap2);
+    rn_md_free(other);
+}
+
+Test(metadata, cluster_id_set_once_and_kept_in_snapshots) {
+    cr_assert_str_eq(rn_md_cluster_id(md), "");
+    rn_md_record r = {.type = RN_MD_SET_CLUSTER_ID, .topic = "k2Z8m1QbTGa3Hq0vYwXzPw"};
+    cr_assert_eq(apply1(r), 0);
+    cr_assert_str_eq(rn_md_cluster_id(md), "k2Z8m1QbTGa3Hq0vYwXzPw");
+    r.topic = "another";
+    cr_assert_eq(apply1(r), RN_KAFKA_INVALID_REQUEST, "a cluster keeps its first id");
+    r.topic = "";
+    cr_assert_eq(apply1(r), RN_KAFKA_INVALID_REQUEST);
+    size_t len;
+    uint8_t *snap = rn_md_snapshot(md, &len);
+    rn_metadata *other = rn_md_new();
+    cr_assert_eq(rn_md_restore(other, snap, len), 0);
+    cr_assert_str_eq(rn_md_cluster_id(other), "k2Z8m1QbTGa3Hq0vYwXzPw");
+    free(snap);
     rn_md_free(other);
 }
 
