@@ -55,8 +55,11 @@ static const tc_row rows[] = {
     {"message.timestamp.type", TC_FLAG, 0, 0, timestamp_choices, NULL,
      BROKER(default_log_append_time), SETTING(log_append_time), NULL,
      "CreateTime keeps producer timestamps; LogAppendTime stamps batches on append", NULL, false},
+    /* Its default is the cluster's min.insync.replicas (net/cluster.h), which the engine
+     * does not know: "1" is a single broker's; Produce asks rn_topic_config_min_insync_replicas. */
     {"min.insync.replicas", TC_INT, 1, INT32_MAX, NULL, "1", NO_FIELD, NO_FIELD, NULL,
-     "replicas that must have a write for acks=all (a single broker has one)", NULL, false},
+     "in-sync replicas that must have a write for acks=all (-1) to succeed; a single broker "
+     "has one", NULL, false},
     {"retention.bytes", TC_LONG, -1, INT64_MAX, NULL, NULL, BROKER(default_retention_bytes),
      SETTING(retention_bytes), NULL,
      "per partition: oldest batches are removed past this size; -1 unlimited", NULL, false},
@@ -244,6 +247,16 @@ void rn_config_entries_free(rn_config_entry *entries, int count) {
 }
 
 /* ---- a topic's explicit configs ------------------------------------------------------ */
+
+int32_t rn_topic_config_min_insync_replicas(const rn_config_entry *entries, int count) {
+    for (int i = 0; i < count; i++) {
+        int64_t v;
+        if (!entries[i].is_default && strcmp(entries[i].name, "min.insync.replicas") == 0 &&
+            parse_int64(entries[i].value, &v) == 0 && v >= 1 && v <= INT32_MAX)
+            return (int32_t)v;
+    }
+    return 0;
+}
 
 const char *rn_topic_configs_get(const rn_topic_configs *c, const char *name) {
     for (int i = 0; i < c->n; i++)

@@ -44,6 +44,11 @@ void rn_topic_config_resolve(const rn_topic_configs *c, const rn_engine_options 
 rn_err rn_topic_config_describe(const rn_topic_configs *c, const rn_engine_options *defaults,
                                 rn_config_entry **out, int *count);
 
+/* min.insync.replicas as a topic sets it explicitly, from its described configs
+ * (rn_engine_describe_topic_configs), or 0 when it does not: the broker's default applies
+ * then (rn_cluster_min_insync_replicas in a cluster, 1 on a single broker). */
+int32_t rn_topic_config_min_insync_replicas(const rn_config_entry *entries, int count);
+
 /* Value of name in c, or NULL. */
 const char *rn_topic_configs_get(const rn_topic_configs *c, const char *name);
 /* Set (value != NULL) or remove (NULL) a name; returns -1 on allocation failure. */

@@ -25,6 +25,7 @@ static const rn_api rn_apis[] = {
     {20, "DeleteTopics", 0, 3, 4, rn_api_delete_topics},
     {21, "DeleteRecords", 0, 1, 2, rn_api_delete_records},
     {22, "InitProducerId", 0, 1, 2, rn_api_init_producer_id},
+    {23, "OffsetForLeaderEpoch", 0, 4, 4, rn_api_offset_for_leader_epoch},
     {29, "DescribeAcls", 0, 1, -1, rn_api_describe_acls},
     {30, "CreateAcls", 0, 1, -1, rn_api_create_acls},
     {31, "DeleteAcls", 0, 1, -1, rn_api_delete_acls},
@@ -34,9 +35,14 @@ static const rn_api rn_apis[] = {
     {37, "CreatePartitions", 0, 1, 2, rn_api_create_partitions},
     {42, "DeleteGroups", 0, 1, 2, rn_api_delete_groups},
     {44, "IncrementalAlterConfigs", 0, 0, 1, rn_api_incremental_alter_configs},
+    {45, "AlterPartitionReassignments", 0, 0, 0, rn_api_alter_partition_reassignments},
+    {46, "ListPartitionReassignments", 0, 0, 0, rn_api_list_partition_reassignments},
     {47, "OffsetDelete", 0, 0, -1, rn_api_offset_delete},
     {50, "DescribeUserScramCredentials", 0, 0, 0, rn_api_describe_user_scram_credentials},
     {51, "AlterUserScramCredentials", 0, 0, 0, rn_api_alter_user_scram_credentials},
+    {56, "AlterPartition", 0, 1, 0, rn_api_alter_partition},
+    {62, "BrokerRegistration", 0, 0, 0, rn_api_broker_registration},
+    {63, "BrokerHeartbeat", 0, 0, 0, rn_api_broker_heartbeat},
 };
 
 const rn_api *rn_api_find(int16_t key) {

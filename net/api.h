@@ -116,5 +116,12 @@ enum rn_api_result rn_api_sasl_handshake(rn_request *req);
 enum rn_api_result rn_api_sasl_authenticate(rn_request *req);
 enum rn_api_result rn_api_describe_user_scram_credentials(rn_request *req);
 enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req);
+/* The cluster's (net/cluster.h): replication and the controller's RPCs. */
+enum rn_api_result rn_api_offset_for_leader_epoch(rn_request *req);
+enum rn_api_result rn_api_alter_partition_reassignments(rn_request *req);
+enum rn_api_result rn_api_list_partition_reassignments(rn_request *req);
+enum rn_api_result rn_api_alter_partition(rn_request *req);
+enum rn_api_result rn_api_broker_registration(rn_request *req);
+enum rn_api_result rn_api_broker_heartbeat(rn_request *req);
 
 #endif

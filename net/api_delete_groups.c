@@ -18,9 +18,10 @@ enum rn_api_result rn_api_delete_groups(rn_request *req) {
     for (int32_t i = 0; i < n; i++) {
         rn_write_string(w, ids[i]);
         /* Kafka: DeleteGroups needs DELETE on each group */
-        rn_err err = rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_GROUP, ids[i])
-                         ? rn_coordinator_delete_group(rn_api_coordinator(req), ids[i])
-                         : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+        rn_err err = !rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_GROUP, ids[i])
+                         ? RN_KAFKA_GROUP_AUTHORIZATION_FAILED
+                         : rn_api_group_elsewhere(req, ids[i]);
+        if (!err) err = rn_coordinator_delete_group(rn_api_coordinator(req), ids[i]);
         rn_write_i16(w, rn_api_wire(req, err));
         rn_write_tags(w);
     }

@@ -36,6 +36,7 @@ enum rn_api_result rn_api_describe_groups(rn_request *req) {
                      /* Kafka: DescribeGroups needs DESCRIBE on each group */
                      : !rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_GROUP, ids[i])
                          ? RN_KAFKA_GROUP_AUTHORIZATION_FAILED
+                     : rn_api_group_elsewhere(req, ids[i]) ? rn_api_group_elsewhere(req, ids[i])
                          : rn_coordinator_describe(rn_api_coordinator(req), ids[i], &d);
         rn_write_i16(w, rn_api_wire(req, err));
         rn_write_string(w, ids[i]);

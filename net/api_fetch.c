@@ -6,10 +6,17 @@
  * its connection's thread to build the response again. Responses are sessionless
  * (session id 0): every fetch names all its partitions, as librdkafka, kafkajs and
  * kafka-python send them. Fetch v0-3 can only carry message formats v0/v1, which runnel
- * does not store: those partitions answer UNSUPPORTED_FOR_MESSAGE_FORMAT. */
+ * does not store: those partitions answer UNSUPPORTED_FOR_MESSAGE_FORMAT.
+ *
+ * Only a partition's leader serves it (NOT_LEADER_OR_FOLLOWER, or the epoch errors, per
+ * partition). In a cluster a fetch with replica_id >= 0 is a follower broker's: it reads
+ * up to the log end rather than the high watermark, reports the follower's log end (its
+ * fetch_offset) to the leader first, which may advance the high watermark, and parks until
+ * the log end moves. Views are not filtered for followers: they replicate no view. */
 #include <event2/event.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "authz.h"
@@ -43,6 +50,7 @@ struct fetch_state {
     fetch_topic *topics;
     int32_t min_bytes, max_bytes;
     int32_t session_id, session_epoch;
+    int32_t replica_id;   /* >= 0 only for a follower broker's fetch in a cluster */
     struct event *wake, *timer;
     bool watching;
 };
@@ -51,6 +59,15 @@ typedef struct {
     rn_writer *w;
     rn_view_filter *view;
 } fetch_sink_ctx;
+
+/* In a cluster only a partition this broker leads serves clients: one with no role yet
+ * (the cluster agent has not applied the image here) does not. rn_partition_check_leader
+ * lets RN_ROLE_NONE through, as a single broker needs. */
+static rn_err cluster_led_here(rn_partition *p) {
+    rn_partition_replication rep;
+    rn_partition_replication_get(p, &rep);
+    return rep.role == RN_ROLE_LEADER ? RN_KAFKA_NONE : RN_KAFKA_NOT_LEADER_OR_FOLLOWER;
+}
 
 static int fetch_sink(void *ctx, const uint8_t *batch, size_t len) {
     fetch_sink_ctx *sc = ctx;
@@ -174,8 +191,11 @@ static size_t fetch_build(fetch_state *st, bool *any_error) {
                 size_t limit = (size_t)fp->partition_max_bytes < room
                                    ? (size_t)fp->partition_max_bytes
                                    : room;
-                fetch_sink_ctx sc = {w, ft->view};
-                if (ft->view) {
+                fetch_sink_ctx sc = {w, st->replica_id >= 0 ? NULL : ft->view};
+                if (st->replica_id >= 0) {
+                    err = rn_partition_read_replica(fp->p, fp->fetch_offset, limit, fetch_sink,
+                                                    &sc, &off, &got);
+                } else if (ft->view) {
                     err = view_read(fp, ft->view, &sc, limit, total == 0, len_pos, &off, &got);
                 } else {
                     err = rn_partition_read(fp->p, fp->fetch_offset, limit, total == 0, fetch_sink,
@@ -266,6 +286,14 @@ static void fetch_timeout_cb(evutil_socket_t fd, short what, void *arg) {
     fetch_finish(st);
 }
 
+/* Milliseconds for the follower's caught-up time: monotonic, as replica.lag.time.max.ms
+ * measures an interval (rn_partition_isr_proposal's now_ms must be the same clock). */
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Runs on the appending thread: only wake the fetch's own loop. */
 static void fetch_notify(rn_watcher *w) { event_active(((fetch_state *)w->ctx)->wake, EV_READ, 0); }
 
@@ -280,6 +308,7 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
     int32_t replica_id, max_wait_ms;
     int8_t isolation_level = 0;
     RN_R_I32(r, &replica_id);
+    st->replica_id = o->cluster && replica_id >= 0 ? replica_id : -1;
     RN_R_I32(r, &max_wait_ms);
     RN_R_I32(r, &st->min_bytes);
     st->max_bytes = INT32_MAX;
@@ -361,15 +390,14 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
                 continue;
             }
             fp->p = rn_engine_partition(o->engine, st->topics[t].name, fp->index, &fp->err);
-            if (fp->p && fp->current_leader_epoch >= 0) {
-                rn_partition_offsets off;
-                if (rn_partition_offsets_get(fp->p, &off) == 0) {
-                    if (fp->current_leader_epoch < off.leader_epoch)
-                        fp->err = RN_KAFKA_FENCED_LEADER_EPOCH;
-                    else if (fp->current_leader_epoch > off.leader_epoch)
-                        fp->err = RN_KAFKA_UNKNOWN_LEADER_EPOCH;
-                }
-            }
+            if (fp->p) fp->err = rn_partition_check_leader(fp->p, fp->current_leader_epoch);
+            if (fp->p && !fp->err && o->cluster) fp->err = cluster_led_here(fp->p);
+            /* The follower's fetch_offset is its log end: the high watermark may move now,
+             * before this fetch reads it (and acks=all producers be answered). */
+            if (fp->p && !fp->err && st->replica_id >= 0)
+                fp->err = rn_partition_follower_fetched(fp->p, st->replica_id, fp->fetch_offset,
+                                                        monotonic_ms());
+            if (fp->err) fp->p = NULL;
         }
 
     bool any_error;

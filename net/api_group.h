@@ -17,6 +17,12 @@ const char *rn_api_client_host(rn_request *req);
 
 rn_coordinator *rn_api_coordinator(rn_request *req);
 
+/* In a cluster, a group is coordinated by the leader of its __consumer_offsets partition
+ * (net/cluster.h): RN_KAFKA_NOT_COORDINATOR here when that is another broker (the client
+ * asks FindCoordinator again), RN_KAFKA_COORDINATOR_NOT_AVAILABLE while it has no leader;
+ * RN_KAFKA_NONE on a single broker. */
+rn_err rn_api_group_elsewhere(rn_request *req, const char *group_id);
+
 typedef struct rn_group_wait rn_group_wait;
 /* Write the response body from gw->waiter's result (the result is freed afterwards). */
 typedef void (*rn_group_respond)(rn_group_wait *gw);

@@ -16,6 +16,8 @@ enum rn_api_result rn_api_heartbeat(rn_request *req) {
     /* Kafka: Heartbeat needs READ on the group */
     rn_err err = !rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id)
                      ? RN_KAFKA_GROUP_AUTHORIZATION_FAILED
+                 : rn_api_group_elsewhere(req, group_id)
+                     ? rn_api_group_elsewhere(req, group_id)
                      : rn_coordinator_heartbeat(rn_api_coordinator(req), group_id, member_id,
                                                 instance_id, generation_id);
     rn_writer *w = &req->resp;

@@ -70,10 +70,13 @@ enum rn_api_result rn_api_join_group(rn_request *req) {
 
     /* Kafka: JoinGroup needs READ on the group */
     bool allowed = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id);
-    rn_group_wait *gw = allowed ? rn_group_wait_new(req, join_respond, true) : NULL;
+    rn_err elsewhere = allowed ? rn_api_group_elsewhere(req, group_id) : RN_KAFKA_NONE;
+    rn_group_wait *gw = allowed && !elsewhere ? rn_group_wait_new(req, join_respond, true) : NULL;
     if (!gw) {
         rn_group_wait fake = {.req = req};
-        fake.waiter.join.error = allowed ? RN_ERR_NOMEM : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+        fake.waiter.join.error = elsewhere  ? elsewhere
+                                 : allowed ? RN_ERR_NOMEM
+                                           : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
         join_respond(&fake);
         return RN_API_DONE;
     }

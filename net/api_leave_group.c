@@ -14,9 +14,10 @@ enum rn_api_result rn_api_leave_group(rn_request *req) {
         char *member_id = rn_api_read_name(req, r);
         if (!member_id) goto err_parse;
         /* Kafka: LeaveGroup needs READ on the group */
-        rn_err err = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id)
-                         ? rn_coordinator_leave(c, group_id, member_id, NULL)
-                         : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+        rn_err err = !rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id)
+                         ? RN_KAFKA_GROUP_AUTHORIZATION_FAILED
+                         : rn_api_group_elsewhere(req, group_id);
+        if (!err) err = rn_coordinator_leave(c, group_id, member_id, NULL);
         if (v >= 1) rn_write_i32(w, 0); /* throttle_time_ms */
         rn_write_i16(w, rn_api_wire(req, err));
         return RN_API_DONE;
@@ -35,6 +36,7 @@ enum rn_api_result rn_api_leave_group(rn_request *req) {
     rn_err top = group_id[0] ? RN_KAFKA_NONE : RN_KAFKA_INVALID_GROUP_ID;
     if (!top && !rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id))
         top = RN_KAFKA_GROUP_AUTHORIZATION_FAILED; /* Kafka: READ on the group */
+    if (!top) top = rn_api_group_elsewhere(req, group_id);
     rn_write_i16(w, rn_api_wire(req, top));
     rn_write_array_len(w, top ? 0 : (n > 0 ? n : 0));
     for (int32_t i = 0; !top && i < n; i++) {

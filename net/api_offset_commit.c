@@ -5,6 +5,8 @@
 
 #include "api_group.h"
 #include "authz.h"
+#include "cluster.h"
+#include "conn.h"
 
 typedef struct {
     char *name;
@@ -77,6 +79,7 @@ enum rn_api_result rn_api_offset_commit(rn_request *req) {
     rn_err top = rn_authz(req, RN_ACL_OP_READ, RN_ACL_RESOURCE_GROUP, group_id)
                      ? RN_KAFKA_NONE
                      : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+    if (!top) top = rn_api_group_elsewhere(req, group_id);
     rn_offset_commit *allowed = entries;
     size_t nallowed = total;
     if (!top && rn_authz_enabled(req) && total > 0) {
@@ -98,6 +101,8 @@ enum rn_api_result rn_api_offset_commit(rn_request *req) {
                                     instance_id, allowed, (int)nallowed);
     for (size_t i = 0, k = 0; allowed != entries && i < total; i++)
         if (!entries[i].error) entries[i].error = allowed[k++].error;
+    rn_cluster *cluster = rn_conn_opts(req->conn)->cluster;
+    if (cluster && !top) rn_cluster_replicate_commits(cluster, group_id, allowed, (int)nallowed);
     rn_writer *w = &req->resp;
     if (v >= 3) rn_write_i32(w, 0); /* throttle_time_ms */
     rn_write_array_len(w, ntopics > 0 ? ntopics : 0);

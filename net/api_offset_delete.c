@@ -47,6 +47,7 @@ enum rn_api_result rn_api_offset_delete(rn_request *req) {
     rn_err top = rn_authz(req, RN_ACL_OP_DELETE, RN_ACL_RESOURCE_GROUP, group_id)
                      ? RN_KAFKA_NONE
                      : RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+    if (!top) top = rn_api_group_elsewhere(req, group_id);
     rn_offset_delete *allowed = entries;
     size_t nallowed = total;
     if (!top && rn_authz_enabled(req) && total > 0) {

@@ -32,6 +32,7 @@ enum rn_api_result rn_api_offset_fetch(rn_request *req) {
      * topics answer TOPIC_AUTHORIZATION_FAILED, an all-offsets fetch leaves them out. */
     if (!top && !rn_authz(req, RN_ACL_OP_DESCRIBE, RN_ACL_RESOURCE_GROUP, group_id))
         top = RN_KAFKA_GROUP_AUTHORIZATION_FAILED;
+    if (!top) top = rn_api_group_elsewhere(req, group_id);
 
     if (ntopics < 0) {
         RN_R_TAGS(r);

@@ -7,8 +7,15 @@
  * With log.flush.sync the appends do not wait for their fsync: the request is parked
  * (RN_API_DEFERRED) on an rn_durable_wait, the engine's sync thread fsyncs once for every
  * request waiting and wakes this loop, which answers. The network thread never waits for
- * the disk, and one fsync serves every partition of every request in the meantime. */
+ * the disk, and one fsync serves every partition of every request in the meantime.
+ *
+ * In a cluster (rn_server_options.cluster) only the partition's leader appends
+ * (NOT_LEADER_OR_FOLLOWER otherwise), and acks=all is Kafka's promise: refused up front
+ * with NOT_ENOUGH_REPLICAS while the ISR is smaller than min.insync.replicas, then parked
+ * until the high watermark (every ISR member's log end) covers the append, for at most
+ * the request's timeout_ms (then REQUEST_TIMED_OUT, as Kafka's DelayedProduce). */
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +23,12 @@
 #include "api.h"
 #include "authz.h"
 #include "batch.h"
+#include "cluster.h"
 #include "conn.h"
 #include "produce_hooks.h"
 #include "quota.h"
 #include "rnlog.h"
+#include "topic_config.h"
 
 typedef struct {
     int32_t index;
@@ -28,6 +37,8 @@ typedef struct {
     rn_append_result res;
     const char *message;  /* v8 error_message (arena), NULL: the error's own text */
     int32_t batch_index;  /* v8 record_errors: the record a hook refused, or -1 */
+    rn_partition *p;      /* appended here without hooks (a timed-out wait asks its high
+                             watermark); NULL otherwise */
 } produce_partition;
 
 typedef struct {
@@ -42,18 +53,25 @@ typedef struct {
     produce_topic *topics;
     int32_t ntopics;
     bool wait_fsync;      /* appends may skip their fsync (acks != 0) */
+    bool cluster;         /* rn_server_options.cluster is set */
+    bool replicated;      /* cluster and acks=all: wait for the ISR, not only the disk */
+    int16_t acks;
+    int32_t min_isr;      /* the current topic's min.insync.replicas */
     rn_durable_wait wait;
     rn_partition **parts; /* what must be durable before the answer: partition, log end */
     int64_t *ends;
     int n, cap;
     struct event *wake;
+    struct event *timer;  /* cluster: the request's timeout_ms */
+    atomic_bool done_ran; /* the wait's done ran (set on the engine's sync thread) */
     rn_err sync_err;
+    bool timed_out;
     int32_t throttle_ms;  /* over the produce quota (net/quota.h) */
 } produce_state;
 
 /* Remember (p, end) for the answer's fsync; the furthest end per partition. */
 static rn_err note_pending(produce_state *st, rn_partition *p, const rn_append_result *res) {
-    if (res->durable) return RN_KAFKA_NONE;
+    if (res->durable && !st->replicated) return RN_KAFKA_NONE;
     for (int i = 0; i < st->n; i++)
         if (st->parts[i] == p) {
             if (res->log_end_offset > st->ends[i]) st->ends[i] = res->log_end_offset;
@@ -74,17 +92,47 @@ static rn_err note_pending(produce_state *st, rn_partition *p, const rn_append_r
     return RN_KAFKA_NONE;
 }
 
+/* Whether this broker may append to p for the request: it leads p, and for acks=all the
+ * ISR it counts has min.insync.replicas members (Kafka checks before appending). In a
+ * cluster a partition with no role yet (the agent has not applied the image's leader
+ * here) is not led here either: an append to it would skip replication. */
+static rn_err leader_check(const produce_state *st, rn_partition *p) {
+    rn_err err = rn_partition_check_leader(p, -1);
+    if (err || !st->cluster) return err;
+    rn_partition_replication rep;
+    rn_partition_replication_get(p, &rep);
+    if (rep.role != RN_ROLE_LEADER) return RN_KAFKA_NOT_LEADER_OR_FOLLOWER;
+    if (st->acks == -1 && rep.nisr < st->min_isr) return RN_KAFKA_NOT_ENOUGH_REPLICAS;
+    return RN_KAFKA_NONE;
+}
+
+/* The topic's own min.insync.replicas, or 0 (the broker's applies). Only acks=all in a
+ * cluster asks: reading a topic's configs costs allocations. */
+static int32_t topic_min_isr(rn_engine *e, const char *topic) {
+    rn_config_entry *entries;
+    int count;
+    if (rn_engine_describe_topic_configs(e, topic, &entries, &count) != RN_KAFKA_NONE) return 0;
+    int32_t n = rn_topic_config_min_insync_replicas(entries, count);
+    rn_config_entries_free(entries, count);
+    return n;
+}
+
 static rn_err append(produce_state *st, rn_partition *p, uint8_t *records, size_t len,
                      rn_append_result *res) {
+    rn_err err = leader_check(st, p);
+    if (err) return err;
     if (!st->wait_fsync) return rn_partition_append(p, records, len, res);
-    rn_err err = rn_partition_append_nowait(p, records, len, res);
-    if (!err && note_pending(st, p, res) != RN_KAFKA_NONE)
+    err = rn_partition_append_nowait(p, records, len, res);
+    if (!err && note_pending(st, p, res) != RN_KAFKA_NONE) {
         err = rn_partition_await_durable(p, res->log_end_offset); /* cannot park: wait here */
+        if (!err && st->replicated) err = RN_KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    }
     return err;
 }
 
 static rn_err produce_partition_append(rn_request *req, produce_state *st, const char *topic,
-                                       int32_t index, rn_bytes records, rn_append_result *res) {
+                                       int32_t index, rn_bytes records, rn_append_result *res,
+                                       rn_partition **appended) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     if (records.len <= 0) return RN_KAFKA_CORRUPT_MESSAGE;
     rn_err err;
@@ -98,7 +146,9 @@ static rn_err produce_partition_append(rn_request *req, produce_state *st, const
         return err;
     }
     /* The request frame is ours: the engine rewrites base offsets in place. */
-    return append(st, p, (uint8_t *)records.ptr, (size_t)records.len, res);
+    err = append(st, p, (uint8_t *)records.ptr, (size_t)records.len, res);
+    if (!err) *appended = p;
+    return err;
 }
 
 /* A topic with Lua hooks: filter and place every record, append what the hooks made. The
@@ -141,17 +191,36 @@ static rn_err produce_hooked(rn_request *req, produce_state *st, const rn_topic_
     return err;
 }
 
+/* What an unsatisfied wait answers: the fsync failed (nothing published), the partition
+ * stopped being led here, or timeout_ms passed first. */
+static rn_err wait_error(const produce_state *st) {
+    if (st->sync_err == RN_KAFKA_NOT_LEADER_OR_FOLLOWER) return st->sync_err;
+    if (st->sync_err) return RN_KAFKA_KAFKA_STORAGE_ERROR;
+    if (st->timed_out) return RN_KAFKA_REQUEST_TIMED_OUT;
+    return RN_KAFKA_NONE;
+}
+
+/* A replicated wait that failed as a whole may still have covered this partition: its
+ * high watermark reached the append (Kafka answers per partition). Hooked appends may
+ * have gone to several partitions: those are not told apart. */
+static bool committed(const produce_partition *pp) {
+    rn_partition_offsets off;
+    return pp->p && rn_partition_offsets_get(pp->p, &off) == RN_KAFKA_NONE &&
+           off.high_watermark >= pp->res.log_end_offset;
+}
+
 static void write_response(produce_state *st) {
     rn_request *req = st->req;
     int16_t v = req->api_version;
     produce_topic *topics = st->topics;
     int32_t ntopics = st->ntopics;
-    if (st->sync_err) /* written but not durable: not acknowledged */
+    rn_err late = wait_error(st);
+    if (late) /* written but not durable or not replicated: not acknowledged */
         for (int32_t t = 0; t < ntopics; t++)
             for (int32_t i = 0; i < topics[t].npartitions; i++) {
                 produce_partition *pp = &topics[t].partitions[i];
-                if (!pp->err) {
-                    pp->err = RN_KAFKA_KAFKA_STORAGE_ERROR;
+                if (!pp->err && !(late != RN_KAFKA_KAFKA_STORAGE_ERROR && committed(pp))) {
+                    pp->err = late;
                     pp->res.base_offset = pp->res.log_append_time = -1;
                 }
             }
@@ -190,7 +259,8 @@ static void write_response(produce_state *st) {
 
 static void release(produce_state *st) {
     if (st->wake) event_free(st->wake);
-    st->wake = NULL;
+    if (st->timer) event_free(st->timer);
+    st->wake = st->timer = NULL;
     free(st->parts);
     free(st->ends);
     st->parts = NULL;
@@ -201,6 +271,7 @@ static void release(produce_state *st) {
 static void produce_durable_done(rn_durable_wait *w, rn_err err) {
     produce_state *st = w->ctx;
     st->sync_err = err;
+    atomic_store(&st->done_ran, true);
     event_active(st->wake, EV_READ, 0);
 }
 
@@ -211,6 +282,19 @@ static void produce_wake_cb(evutil_socket_t fd, short what, void *arg) {
     write_response(st);
     release(st);
     rn_request_complete(st->req); /* frees the request and st with it */
+}
+
+/* timeout_ms passed: take the wait back (done then never runs, or already ran: its
+ * answer stands) and answer. */
+static void produce_timeout_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    produce_state *st = arg;
+    rn_engine_durable_cancel(rn_conn_opts(st->req->conn)->engine, &st->wait);
+    if (!atomic_load(&st->done_ran)) st->timed_out = true;
+    write_response(st);
+    release(st); /* frees the wake event, pending or not */
+    rn_request_complete(st->req);
 }
 
 static void produce_cancel(rn_request *req) {
@@ -262,7 +346,10 @@ enum rn_api_result rn_api_produce(rn_request *req) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     produce_state *st = rn_arena_calloc(&req->arena, 1, sizeof *st);
     if (!st) goto err_parse;
-    *st = (produce_state){.req = req, .topics = topics, .ntopics = ntopics, .wait_fsync = acks != 0};
+    *st = (produce_state){.req = req, .topics = topics, .ntopics = ntopics,
+                          .wait_fsync = acks != 0, .cluster = o->cluster != NULL,
+                          .replicated = acks == -1 && o->cluster, .acks = acks};
+    int32_t broker_min_isr = o->cluster ? rn_cluster_min_insync_replicas(o->cluster) : 1;
     /* Quotas: the request's size counts, as in Kafka; served, then the connection muted. */
     st->throttle_ms = rn_quota_record(req, RN_QUOTA_PRODUCE, req->frame_len + 4);
     for (int32_t t = 0; t < ntopics; t++) {
@@ -274,6 +361,8 @@ enum rn_api_result rn_api_produce(rn_request *req) {
             terr = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
         if (!terr) terr = rn_engine_topic_hooks(o->engine, topics[t].name, &hooks);
         bool hooked = !terr && (hooks.partitioner_script || hooks.produce_filter_script);
+        st->min_isr = st->replicated && !terr ? topic_min_isr(o->engine, topics[t].name) : 0;
+        if (st->min_isr <= 0) st->min_isr = broker_min_isr;
         const char *view_msg = NULL;
         if (!terr && hooks.view_of) {
             terr = RN_KAFKA_INVALID_TOPIC_EXCEPTION;
@@ -294,7 +383,7 @@ enum rn_api_result rn_api_produce(rn_request *req) {
                 pp->err = produce_hooked(req, st, &hooks, topics[t].name, pp);
             } else {
                 pp->err = produce_partition_append(req, st, topics[t].name, pp->index,
-                                                   pp->records, &pp->res);
+                                                   pp->records, &pp->res, &pp->p);
             }
             if (pp->err) pp->res.base_offset = pp->res.log_append_time = -1;
         }
@@ -306,17 +395,26 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         return RN_API_DONE;
     }
     st->wake = event_new(rn_conn_base(req->conn), -1, 0, produce_wake_cb, st);
-    if (!st->wake) { /* cannot park: wait for the fsync on this thread */
+    /* Only a cluster bounds the wait: a single broker's fsync always ends. */
+    if (st->wake && o->cluster)
+        st->timer = evtimer_new(rn_conn_base(req->conn), produce_timeout_cb, st);
+    if (!st->wake || (o->cluster && !st->timer)) { /* cannot park: wait for the fsync here */
         for (int i = 0; i < st->n && !st->sync_err; i++)
             st->sync_err = rn_partition_await_durable(st->parts[i], st->ends[i]);
+        st->timed_out = st->replicated; /* the ISR was not waited for */
         write_response(st);
         release(st);
         return RN_API_DONE;
     }
     st->wait = (rn_durable_wait){.done = produce_durable_done, .ctx = st, .parts = st->parts,
-                                 .ends = st->ends, .n = st->n};
+                                 .ends = st->ends, .n = st->n, .replicated = st->replicated};
     req->handler_state = st;
     req->cancel = produce_cancel;
+    if (st->timer) {
+        int32_t ms = timeout_ms > 0 ? timeout_ms : 0;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(st->timer, &tv);
+    }
     rn_engine_when_durable(o->engine, &st->wait);
     return RN_API_DEFERRED;
 err_parse:

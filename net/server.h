@@ -68,6 +68,9 @@ typedef struct {
     bool allow_everyone_if_no_acl_found;
     /* Client quotas (net/quota.h), owned by the caller; NULL: none. */
     struct rn_quotas *quotas;
+    /* The cluster this broker is a member of (net/cluster.h), owned by the caller; NULL:
+     * a single broker that leads every partition it has. */
+    struct rn_cluster *cluster;
 } rn_server_options;
 
 /* Bind every listener (on `base`, the caller's loop, which must run for accepts to

@@ -73,6 +73,18 @@ typedef struct {
     int64_t quota_producer_default;  /* quota.producer.default: bytes/s per client id (0 none) */
     int64_t quota_consumer_default;  /* quota.consumer.default: bytes/s per client id (0 none) */
     int32_t processors_step_records; /* processors.step.records (default 2000) */
+    char *controller_quorum_voters;            /* "" = a single broker */
+    char *controller_quorum_bootstrap_servers;
+    char *controller_quorum_listener;
+    int32_t controller_quorum_election_timeout_ms; /* default 1000 */
+    int64_t broker_session_timeout_ms;         /* default 9000 */
+    int64_t broker_heartbeat_interval_ms;      /* default 2000 */
+    int64_t replica_lag_time_max_ms;           /* default 30000 */
+    int32_t default_replication_factor;        /* default 1 */
+    int32_t min_insync_replicas;               /* default 1 */
+    bool unclean_leader_election_enable;       /* default false */
+    int32_t offsets_topic_num_partitions;      /* default 50 */
+    int32_t offsets_topic_replication_factor;  /* default 3 */
     /* processor.<name>.<field>=value lines, in file order (server/processor_decl.c reads
      * them): the part after "processor." and the value, owned. */
     char **processor_keys, **processor_values;

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "http.h"
 #include "plugins.h"
+#include "cluster.h"
 #include "processor.h"
 #include "processor_decl.h"
 #include "rnlog.h"
@@ -251,6 +252,7 @@ int main(int argc, char **argv) {
                 .offset_metadata_max_bytes = cfg.offset_metadata_max_bytes,
             },
         .coordinator_thread = true,
+        .replicated = cfg.controller_quorum_voters[0] != 0,
     };
     rn_plugins_options po = {
         .dir = cfg.plugins_dir[0] ? cfg.plugins_dir : RUNNEL_LUA_DIR,
@@ -329,6 +331,43 @@ int main(int argc, char **argv) {
         snprintf(so.advertised[i].host, sizeof so.advertised[i].host, "%s", adv->host);
         so.advertised[i].port = adv->port;
     }
+    rn_cluster *cluster = NULL;
+    if (cfg.controller_quorum_voters[0]) {
+        char raft_dir[4096];
+        snprintf(raft_dir, sizeof raft_dir, "%s/raft", cfg.data_dir);
+        rn_cluster_options co = {
+            .engine = engine,
+            .node_id = cfg.node_id,
+            .voters = cfg.controller_quorum_voters,
+            .bootstrap = cfg.controller_quorum_bootstrap_servers,
+            .raft_listener = cfg.controller_quorum_listener,
+            .raft_dir = raft_dir,
+            .host = so.advertised[0].host,
+            .port = so.advertised[0].port,
+            .session_timeout_ms = cfg.broker_session_timeout_ms,
+            .heartbeat_interval_ms = cfg.broker_heartbeat_interval_ms,
+            .replica_lag_time_max_ms = cfg.replica_lag_time_max_ms,
+            .default_replication_factor = cfg.default_replication_factor,
+            .min_insync_replicas = cfg.min_insync_replicas,
+            .unclean_leader_election = cfg.unclean_leader_election_enable,
+            .offsets_topic_partitions = cfg.offsets_topic_num_partitions,
+            .offsets_topic_replication_factor = cfg.offsets_topic_replication_factor,
+            .election_timeout_ms = (unsigned)cfg.controller_quorum_election_timeout_ms,
+        };
+        if (so.listeners[0].protocol != RN_SECURITY_PLAINTEXT)
+            rn_log_warn("cluster: brokers talk to each other over the first listener, which "
+                        "must be PLAINTEXT for now (inter-broker TLS and SASL are later work)");
+        cluster = rn_cluster_start(&co, err, sizeof err);
+        if (!cluster) {
+            fprintf(stderr, "runnel-server: cluster: %s\n", err);
+            rn_processors_close(processors);
+            rn_engine_close(engine);
+            rn_plugins_close(plugins);
+            event_base_free(base);
+            goto out;
+        }
+        so.cluster = cluster;
+    }
     if (so.authorizer_enabled)
         rn_log_info("authorization on: the built-in ACL authorizer (authorizer.class.name=%s), "
                     "%d ACL bindings, super.users=%s, allow.everyone.if.no.acl.found=%s",
@@ -346,6 +385,7 @@ int main(int argc, char **argv) {
     rn_server *server = rn_server_start(base, &so, err, sizeof err);
     if (!server) {
         fprintf(stderr, "runnel-server: %s\n", err);
+        rn_cluster_stop(cluster);
         rn_processors_close(processors);
         rn_engine_close(engine);
         rn_plugins_close(plugins);
@@ -364,6 +404,7 @@ int main(int argc, char **argv) {
             (size_t)(colon - cfg.http_listener) >= sizeof ho.host) {
             fprintf(stderr, "runnel-server: http.listener=%s: expected host:port\n", cfg.http_listener);
             rn_server_stop(server);
+            rn_cluster_stop(cluster);
             rn_processors_close(processors);
             rn_engine_close(engine);
             rn_plugins_close(plugins);
@@ -376,6 +417,7 @@ int main(int argc, char **argv) {
         if (!http) {
             fprintf(stderr, "runnel-server: %s\n", err);
             rn_server_stop(server);
+            rn_cluster_stop(cluster);
             rn_processors_close(processors);
             rn_engine_close(engine);
             rn_plugins_close(plugins);
@@ -401,6 +443,7 @@ int main(int argc, char **argv) {
 
     rn_http_stop(http);
     rn_server_stop(server);
+    rn_cluster_stop(cluster);
     rn_processors_close(processors);
     rn_engine_close(engine);
     rn_plugins_close(plugins);

@@ -1,0 +1,77 @@
+/* net/cluster_internal.h: the cluster's parts shared by net/cluster.c (the broker agent:
+ * registration, heartbeats, making the local engine follow the image) and
+ * net/controller.c (the active controller's duties). Internal to net/. */
+#ifndef RN_CLUSTER_INTERNAL_H
+#define RN_CLUSTER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cluster.h"
+#include "peer.h"
+#include "quorum.h"
+#include "replica_fetcher.h"
+
+struct event_base;
+struct event;
+
+#define RN_CLUSTER_MAX_BROKERS 64
+
+/* The controller's memory of broker heartbeats (it is not in the image: liveness is the
+ * controller's judgement, its verdicts -- fence, unfence -- are records). */
+typedef struct {
+    int32_t id;
+    int64_t last_heartbeat_ms;
+    bool fence_proposed, unfence_proposed;
+} rn_heartbeat_seen;
+
+struct rn_cluster {
+    rn_cluster_options o;     /* strings point into the copies below */
+    char *voters, *bootstrap, *raft_listener, *raft_dir, *host;
+    rn_metadata *md;
+    rn_quorum *q;
+    int nvoters;
+
+    /* The agent's thread and loop: registration, heartbeats, reconciling, fetchers and
+     * the controller's timer all run here. */
+    pthread_t thread;
+    struct event_base *base;
+    struct event *reconcile_ev, *tick_ev, *stop_ev;
+    rn_replica_fetcher *fetcher;
+    rn_peer *controller_peer;       /* to the controller's Kafka listener */
+    int32_t controller_peer_id;
+    rn_peer *bootstrap_peer;
+    int bootstrap_next;
+    int32_t learned_controller;     /* from a bootstrap Metadata answer */
+    char learned_host[256];
+    int learned_port;
+    atomic_llong broker_epoch;      /* -1: not registered */
+    bool rpc_in_flight, register_in_flight, alter_in_flight;
+    int64_t next_heartbeat_ms, next_isr_check_ms;
+    uint64_t reconciled_version;
+    struct {
+        char *name;
+        uint64_t hash;
+    } *hashes;                      /* topic configs last applied, by topic */
+    int nhashes, caphashes;
+
+    /* The controller's state (the agent's thread). */
+    pthread_mutex_t hb_lock;
+    rn_heartbeat_seen seen[RN_CLUSTER_MAX_BROKERS];
+    int nseen;
+    atomic_bool is_leader;
+    bool was_leader;
+    bool offsets_topic_proposed, reassign_proposed, cluster_id_proposed;
+    int64_t controller_since_ms;
+};
+
+int64_t rn_cluster_now_ms(void);
+/* The controller's timer work (agent thread): fence silent brokers, finish
+ * reassignments, create __consumer_offsets. */
+void rn_controller_tick(rn_cluster *c, int64_t now);
+/* Forget what the previous term knew (this broker just became the controller). */
+void rn_controller_reset(rn_cluster *c, int64_t now);
+
+#define RN_OFFSETS_TOPIC "__consumer_offsets"
+
+#endif
