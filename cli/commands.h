@@ -1,6 +1,6 @@
 /* cli/commands.h: every command the runnel CLI has, each defined in the file for its
  * noun (topic.c, produce.c, consume.c, group.c, group_reset.c,
- * plugin.c, plugin_check.c, processor.c, user.c, bench.c) and listed in main.c's table. */
+ * plugin.c, plugin_check.c, processor.c, user.c, bench.c, reassign.c) and listed in main.c's table. */
 #ifndef RUNNEL_CLI_COMMANDS_H
 #define RUNNEL_CLI_COMMANDS_H
 
@@ -32,5 +32,7 @@ extern const cli_command cli_user_set;
 extern const cli_command cli_user_delete;
 extern const cli_command cli_bench_produce;
 extern const cli_command cli_bench_consume;
+extern const cli_command cli_partition_reassign;
+extern const cli_command cli_partition_reassignments;
 
 #endif

@@ -14,6 +14,7 @@ static const cli_command *const commands[] = {
     &cli_processor_stop, &cli_processor_reset, &cli_processor_delete,
     &cli_user_list,    &cli_user_set,   &cli_user_delete,
     &cli_bench_produce, &cli_bench_consume,
+    &cli_partition_reassign, &cli_partition_reassignments,
     NULL,
 };
 
