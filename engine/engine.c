@@ -792,6 +792,9 @@ rn_err rn_engine_init_producer_id(rn_engine *e, int64_t *producer_id, int16_t *p
     }
     if (!err) {
         *producer_id = e->next_producer_id++;
+        /* In a cluster every broker hands out ids, and a producer's id must mean one
+         * producer on every replica: the broker's id goes in the high half. */
+        if (e->opts.replicated) *producer_id |= (int64_t)e->opts.node_id << 32;
         *producer_epoch = 0;
     }
     pthread_mutex_unlock(&e->meta_lock);

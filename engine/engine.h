@@ -380,7 +380,9 @@ rn_err rn_engine_create_topic_with_id(rn_engine *e, const char *name, const uint
 
 /* ---- producers ------------------------------------------------------------------- */
 
-/* A new producer id (never reused, persisted in blocks) with epoch 0. */
+/* A new producer id (never reused, persisted in blocks) with epoch 0. In a cluster
+ * (opts.replicated) the broker's node id is its high 32 bits, so ids are unique
+ * cluster-wide without asking the controller. */
 rn_err rn_engine_init_producer_id(rn_engine *e, int64_t *producer_id, int16_t *producer_epoch);
 
 /* ---- storage figures -------------------------------------------------------------- */

@@ -115,15 +115,27 @@ static void write_ids(rn_writer *w, const int32_t *ids, int n) {
     for (int i = 0; i < n; i++) rn_write_i32(w, ids[i]);
 }
 
-static void write_md_topic(rn_request *req, int16_t v, const rn_md_topic *t,
+/* A view (view.of) is read from its source's partitions, so clients must fetch them where
+ * the source's leaders are: a view shows its source's partitions. */
+static const rn_md_topic *md_partitions_of(rn_metadata *md, const rn_md_topic *t) {
+    for (int i = 0; i < t->nconfigs; i++)
+        if (strcmp(t->config_names[i], "view.of") == 0) {
+            const rn_md_topic *src = rn_md_topic(md, t->config_values[i]);
+            return src ? src : t;
+        }
+    return t;
+}
+
+static void write_md_topic(rn_request *req, int16_t v, rn_metadata *md, const rn_md_topic *t,
                            const rn_md_broker *brokers, int nbrokers) {
     rn_writer *w = &req->resp;
+    const rn_md_topic *pt = md_partitions_of(md, t);
     rn_write_i16(w, RN_KAFKA_NONE);
     rn_write_string(w, t->name);
     if (v >= 1) rn_write_bool(w, strcmp(t->name, RN_OFFSETS_TOPIC) == 0); /* is_internal */
-    rn_write_array_len(w, t->npart);
-    for (int32_t i = 0; i < t->npart; i++) {
-        const rn_md_partition *mp = &t->parts[i];
+    rn_write_array_len(w, pt->npart);
+    for (int32_t i = 0; i < pt->npart; i++) {
+        const rn_md_partition *mp = &pt->parts[i];
         rn_err err = mp->leader == RN_MD_NO_LEADER ? RN_KAFKA_LEADER_NOT_AVAILABLE : RN_KAFKA_NONE;
         rn_write_i16(w, rn_api_wire(req, err));
         rn_write_i32(w, mp->index);
@@ -198,7 +210,9 @@ static enum rn_api_result metadata_cluster(rn_request *req, char **names, int32_
         if (v >= 1) rn_write_string(w, NULL); /* rack */
         rn_write_tags(w);
     }
-    if (v >= 2) rn_write_string(w, rn_engine_cluster_id(o->engine));
+    if (v >= 2) /* the image's id; this broker's own until the first controller set it */
+        rn_write_string(w, rn_md_cluster_id(md)[0] ? rn_md_cluster_id(md)
+                                                   : rn_engine_cluster_id(o->engine));
     if (v >= 1) rn_write_i32(w, controller_id);
 
     if (all) {
@@ -211,7 +225,7 @@ static enum rn_api_result metadata_cluster(rn_request *req, char **names, int32_
         }
         rn_write_array_len(w, nshown);
         for (int i = 0; i < nimage; i++)
-            if (shown[i]) write_md_topic(req, v, &image[i], brokers, nbrokers);
+            if (shown[i]) write_md_topic(req, v, md, &image[i], brokers, nbrokers);
     } else {
         int32_t nanswers = 0;
         for (int32_t i = 0; i < ntopics; i++) nanswers += !dup[i];
@@ -227,7 +241,7 @@ static enum rn_api_result metadata_cluster(rn_request *req, char **names, int32_
                                                         sizeof *image, md_topic_cmp)
                                               : NULL;
             if (t)
-                write_md_topic(req, v, t, brokers, nbrokers);
+                write_md_topic(req, v, md, t, brokers, nbrokers);
             else
                 write_topic_error(req, w, v, names[i],
                                   md_missing(req, names[i], auto_create, &cluster_create,

@@ -706,7 +706,11 @@ static void reconcile(rn_cluster *c) {
             local->partition_count < ts[t].npart || configs_moved)
             follow_topic(c, &ts[t], local);
         remember_configs_hash(c, ts[t].name, h);
-        for (int32_t i = 0; i < ts[t].npart; i++) {
+        /* A view's partitions are its source's (rn_engine_partition says so): they follow
+         * the source's assignment, never the view's own. */
+        bool view = false;
+        for (int k = 0; k < ts[t].nconfigs; k++) view |= strcmp(ts[t].config_names[k], "view.of") == 0;
+        for (int32_t i = 0; !view && i < ts[t].npart; i++) {
             rn_err perr;
             rn_partition *p = rn_engine_partition(e, ts[t].name, i, &perr);
             if (p) follow_partition(c, &ts[t], &ts[t].parts[i], p);
@@ -765,9 +769,58 @@ static void quorum_leadership(void *ctx, bool leader) {
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
+typedef struct {
+    rn_cluster *c;
+    int32_t partitions;
+    char topic[256];
+} forwarded_create;
+
+static void forwarded_create_answered(void *ctx, rn_err err, rn_reader *r) {
+    (void)ctx;
+    (void)r;
+    if (err) rn_log_warn("cluster: auto-create not forwarded to the controller: %s", rn_err_name(err));
+}
+
+/* On the agent's thread: CreateTopics v4 to the controller, with its default replication. */
+static void forward_create(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    forwarded_create *f = arg;
+    rn_cluster *c = f->c;
+    rn_peer *p = controller_peer(c);
+    if (p) {
+        rn_writer w;
+        rn_writer_init(&w, 64, false);
+        rn_write_i32(&w, 1);
+        rn_write_string(&w, f->topic);
+        rn_write_i32(&w, f->partitions);
+        rn_write_i16(&w, -1); /* replication_factor: default.replication.factor */
+        rn_write_i32(&w, 0);  /* assignments */
+        rn_write_i32(&w, 0);  /* configs */
+        rn_write_i32(&w, 5000);
+        rn_write_bool(&w, false);
+        rn_peer_send(p, 19, 4, w.buf, w.len, 6000, forwarded_create_answered, NULL);
+        rn_writer_free(&w);
+    }
+    free(f);
+}
+
 void rn_cluster_auto_create(rn_cluster *c, const char *topic, int32_t partitions) {
-    if (!rn_cluster_is_controller(c)) return; /* the client retries; the controller's own
-                                                 clients create (forwarding is later work) */
+    if (partitions < 1) partitions = rn_engine_default_partitions(c->o.engine);
+    if (!rn_cluster_is_controller(c)) {
+        /* Kafka's brokers forward (KIP-590): a client may ask any broker's Metadata. */
+        forwarded_create *f = calloc(1, sizeof *f);
+        if (!f || strlen(topic) >= sizeof f->topic) {
+            free(f);
+            return;
+        }
+        f->c = c;
+        f->partitions = partitions;
+        memcpy(f->topic, topic, strlen(topic) + 1);
+        struct timeval now = {0, 0};
+        if (event_base_once(c->base, -1, EV_TIMEOUT, forward_create, f, &now) != 0) free(f);
+        return;
+    }
     rn_md_read_lock(c->md);
     int nb, up = 0;
     const rn_md_broker *bs = rn_md_brokers(c->md, &nb);
