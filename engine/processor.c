@@ -408,6 +408,10 @@ rn_err rn_processors_open(rn_engine *e, const rn_proc_program *prog,
     ps->opts = *opts;
     if (ps->opts.max_records_per_step < 1) ps->opts.max_records_per_step = 2000;
     pthread_mutex_init(&ps->lock, NULL);
+    if (ps->opts.unavailable) {
+        *out = ps;
+        return RN_KAFKA_NONE;
+    }
     uint8_t lo = 'D', hi = 'D' + 1;
     rn_store_iter *it = rn_store_iter_new(ps->store, RN_CF_PROCESSORS, &lo, 1, &hi, 1);
     if (!it) {
@@ -540,6 +544,7 @@ static rn_err validate(rn_processors *ps, const rn_processor_def *d, char *err, 
 
 rn_err rn_processors_create(rn_processors *ps, const rn_processor_def *def, bool replace,
                             char *err, size_t errlen) {
+    if (ps->opts.unavailable) return fail(err, errlen, "%s", ps->opts.unavailable), RN_KAFKA_INVALID_REQUEST;
     rn_err e = validate(ps, def, err, errlen);
     if (e) return e;
     pthread_mutex_lock(&ps->lock);

@@ -147,6 +147,11 @@ int rn_proc_cancel(rn_proc_task *t, int kind, const char *name, size_t name_len,
 
 typedef struct {
     int32_t max_records_per_step; /* processors.step.records (default 2000) */
+    /* Non-NULL: processors cannot run here, and this sentence says why (a cluster member:
+     * a processor's state and positions live in the broker's own store, unreplicated, so
+     * a leader change would break exactly-once). Nothing is loaded or started; creates
+     * are refused with RN_KAFKA_INVALID_REQUEST and the sentence. */
+    const char *unavailable;
 } rn_processors_options;
 
 /* Load every stored processor and start those not stopped. */

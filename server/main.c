@@ -284,7 +284,14 @@ int main(int argc, char **argv) {
 
     rn_proc_program prog;
     rn_plugins_processor_program(plugins, &prog);
-    rn_processors_options pro = {.max_records_per_step = cfg.processors_step_records};
+    rn_processors_options pro = {
+        .max_records_per_step = cfg.processors_step_records,
+        .unavailable = cfg.controller_quorum_voters[0]
+                           ? "stream processors run on a single broker for now: in a cluster their "
+                             "state and input positions would stay in one broker's store, "
+                             "unreplicated, and a leader change would break exactly-once"
+                           : NULL,
+    };
     rn_processors *processors = NULL;
     if (rn_processors_open(engine, &prog, &pro, &processors, err, sizeof err) != 0) {
         fprintf(stderr, "runnel-server: stream processors: %s\n", err);
