@@ -35,7 +35,9 @@ struct rn_request {
     rn_conn *conn;
     const struct rn_api *api;
     int64_t received_us;
-    enum { RN_REQ_RUNNING, RN_REQ_DONE, RN_REQ_SKIP } state;
+    /* WAITING: a request answered from state that changes (Metadata) behind an unfinished
+     * one; its handler runs when it reaches the head of the queue (net/conn.c). */
+    enum { RN_REQ_RUNNING, RN_REQ_DONE, RN_REQ_SKIP, RN_REQ_WAITING } state;
     /* Deferred requests: called if the connection closes first (must release
      * everything the handler holds, e.g. parked fetch state). */
     void (*cancel)(rn_request *req);

@@ -153,11 +153,18 @@ void rn_conn_throttle(rn_conn *c, int32_t ms) {
     evtimer_add(c->unmute, &tv);
 }
 
-/* Write every finished response at the head of the queue. */
+static void conn_run_handler(rn_conn *c, rn_request *req);
+
+/* Write every finished response at the head of the queue; run a waiting request's
+ * handler once everything before it is answered. */
 static void conn_flush(rn_conn *c) {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     while (c->head && c->head->state != RN_REQ_RUNNING) {
         rn_request *req = c->head;
+        if (req->state == RN_REQ_WAITING) {
+            conn_run_handler(c, req);
+            continue;
+        }
         rn_metrics *m = rn_server_metrics(c->thread->server);
         rn_metrics_request(m, req->api_key, now_us() - req->received_us, req->frame_len + 4,
                            req->state == RN_REQ_DONE ? req->resp.len + 9 : 0);
@@ -209,6 +216,22 @@ static void conn_reject(rn_conn *c, rn_request *req, const char *why) {
     rn_write_i16(&req->resp, RN_KAFKA_UNSUPPORTED_VERSION);
     req->state = RN_REQ_DONE;
     c->close_after_flush = true;
+}
+
+/* A waiting request at the head of the queue: run its handler now. A malformed one is
+ * not answered and the connection closes once the answers before it are written. */
+static void conn_run_handler(rn_conn *c, rn_request *req) {
+    req->state = RN_REQ_RUNNING;
+    switch (req->api->handler(req)) {
+    case RN_API_DONE: req->state = RN_REQ_DONE; break;
+    case RN_API_NO_RESPONSE: req->state = RN_REQ_SKIP; break;
+    case RN_API_DEFERRED: req->state = RN_REQ_RUNNING; break;
+    case RN_API_MALFORMED:
+        atomic_fetch_add(&rn_server_metrics(c->thread->server)->malformed_requests, 1);
+        req->state = RN_REQ_SKIP;
+        c->close_after_flush = true;
+        break;
+    }
 }
 
 /* Parse the header of one frame and run its handler. Takes the frame. Returns -1 when
@@ -287,6 +310,15 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
                      req->api_version);
         conn_reject(c, req, why);
         conn_flush(c);
+        return 0;
+    }
+    /* Metadata behind an unfinished request (an acks=all produce waiting for its
+     * replicas) is answered as of when its answer leaves, as Kafka's one-request-at-a-time
+     * connections do: computed now, it could tell a client about a leader that was fenced
+     * while it waited, after fresher answers from other brokers (librdkafka then moves the
+     * partition back to the dead broker). */
+    if (req->api_key == 3 && req != c->head) {
+        req->state = RN_REQ_WAITING;
         return 0;
     }
     enum rn_api_result result = req->api->handler(req);
