@@ -13,7 +13,12 @@
  * (NOT_LEADER_OR_FOLLOWER otherwise), and acks=all is Kafka's promise: refused up front
  * with NOT_ENOUGH_REPLICAS while the ISR is smaller than min.insync.replicas, then parked
  * until the high watermark (every ISR member's log end) covers the append, for at most
- * the request's timeout_ms (then REQUEST_TIMED_OUT, as Kafka's DelayedProduce). */
+ * the request's timeout_ms (then REQUEST_TIMED_OUT, as Kafka's DelayedProduce).
+ *
+ * A topic's hooks may place records on partitions another broker leads: in a cluster
+ * those batches are forwarded to their leaders (net/produce_forward.h) and the answer for
+ * the partition the client sent to waits for them too. A forward reaching its leader is
+ * appended there as it is: its hooks ran here. */
 #include <event2/event.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +30,7 @@
 #include "batch.h"
 #include "cluster.h"
 #include "conn.h"
+#include "produce_forward.h"
 #include "produce_hooks.h"
 #include "quota.h"
 #include "rnlog.h"
@@ -67,6 +73,11 @@ typedef struct {
     rn_err sync_err;
     bool timed_out;
     int32_t throttle_ms;  /* over the produce quota (net/quota.h) */
+    int32_t timeout_ms;
+    rn_produce_forward *fwd; /* cluster: hooked batches for other leaders (NULL: none) */
+    bool forwarding;         /* fwd's sends are in flight: its done will run */
+    bool forwards_answered;  /* ... and it ran */
+    bool durable_answered;   /* the wait's wake ran (or there was nothing to wait for) */
 } produce_state;
 
 /* Remember (p, end) for the answer's fsync; the furthest end per partition. */
@@ -151,9 +162,29 @@ static rn_err produce_partition_append(rn_request *req, produce_state *st, const
     return err;
 }
 
+/* Whether p is led here, so a hooked batch for it is appended here, not forwarded. */
+static bool led_here(rn_partition *p) {
+    if (!p || rn_partition_check_leader(p, -1) != RN_KAFKA_NONE) return false;
+    rn_partition_replication rep;
+    rn_partition_replication_get(p, &rep);
+    return rep.role == RN_ROLE_LEADER;
+}
+
 /* A topic with Lua hooks: filter and place every record, append what the hooks made. The
  * answer for the partition the client sent to never claims more than happened: a base
- * offset only when every kept record landed there, in one run. */
+ * offset only when every kept record landed there, in one run.
+ *
+ * In a cluster the sent partition must be led here (a client with stale metadata learns
+ * it before any hook runs), and batches for partitions led elsewhere are queued for their
+ * leaders (sent once the whole request is through, see rn_api_produce). The leaders are
+ * looked up before anything is appended, and a local append that fails unqueues this
+ * partition's forwards, so an error answered before anything left leaves no partial write
+ * behind it other than the local batches appended before the failing one (as on a single
+ * broker). What cannot be avoided: a forward that fails, or is not answered in time,
+ * fails the client's partition after the other batches were written; the client's retry
+ * then writes those again (a duplicate in each partition whose part succeeded, and in a
+ * timed-out forward's partition when the leader did append), since hooked batches carry
+ * no producer id to deduplicate by. */
 static rn_err produce_hooked(rn_request *req, produce_state *st, const rn_topic_hooks *hooks,
                              const char *topic, produce_partition *pp) {
     const rn_server_options *o = rn_conn_opts(req->conn);
@@ -163,6 +194,11 @@ static rn_err produce_hooked(rn_request *req, produce_state *st, const rn_topic_
     int nbatches;
     rn_err err = rn_batch_validate_set(pp->records.ptr, (size_t)pp->records.len, &nbatches);
     if (err) return err;
+    if (st->cluster) {
+        rn_partition *sent = rn_engine_partition(o->engine, topic, pp->index, &err);
+        if (!sent) return err;
+        if ((err = leader_check(st, sent))) return err;
+    }
     rn_hooked_set set;
     err = rn_produce_hooks_apply(o->plugins, hooks, topic, pp->index, hooks->partition_count,
                                  pp->records.ptr, (size_t)pp->records.len, &set);
@@ -177,16 +213,41 @@ static rn_err produce_hooked(rn_request *req, produce_state *st, const rn_topic_
                         req->conn->peer, set.message);
         return err;
     }
-    bool all_here = set.nbatches > 0;
-    for (int i = 0; i < set.nbatches && !err; i++) {
+    /* Which batches go to other leaders: never the sent partition's (led here). */
+    int *remote = NULL, nremote = 0;
+    if (st->cluster && set.nbatches > 0) {
+        remote = malloc((size_t)set.nbatches * sizeof *remote);
+        if (!remote) err = RN_ERR_NOMEM;
+        for (int i = 0; i < set.nbatches && !err; i++) {
+            rn_err perr;
+            int32_t target = set.batches[i].partition;
+            if (target != pp->index && !led_here(rn_engine_partition(o->engine, topic, target, &perr)))
+                remote[nremote++] = i;
+        }
+    }
+    if (!err && nremote > 0) {
+        if (!st->fwd)
+            st->fwd = rn_produce_forward_new(rn_conn_base(req->conn), o->cluster, st->acks,
+                                             st->timeout_ms);
+        err = st->fwd ? rn_produce_forward_add(st->fwd, pp, topic, &set, remote, nremote)
+                      : RN_ERR_NOMEM;
+    }
+    bool all_here = set.nbatches > 0 && nremote == 0;
+    for (int i = 0, r = 0; i < set.nbatches && !err; i++) {
         rn_hooked_batch *b = &set.batches[i];
+        if (r < nremote && remote[r] == i) {
+            r++;
+            continue;
+        }
         rn_partition *p = rn_engine_partition(o->engine, topic, b->partition, &err);
         rn_append_result res;
         if (p) err = append(st, p, b->batch, b->len, &res);
         if (b->partition != pp->index) all_here = false;
         if (!err && b->partition == pp->index && pp->res.base_offset < 0) pp->res = res;
     }
+    if (err && nremote > 0) rn_produce_forward_drop(st->fwd, pp);
     if (!all_here) pp->res.base_offset = -1;
+    free(remote);
     rn_hooked_set_free(&set);
     return err;
 }
@@ -215,6 +276,15 @@ static void write_response(produce_state *st) {
     produce_topic *topics = st->topics;
     int32_t ntopics = st->ntopics;
     rn_err late = wait_error(st);
+    for (int32_t t = 0; st->fwd && t < ntopics; t++)
+        for (int32_t i = 0; i < topics[t].npartitions; i++) {
+            produce_partition *pp = &topics[t].partitions[i];
+            rn_err ferr = rn_produce_forward_result(st->fwd, pp);
+            if (!pp->err && ferr) {
+                pp->err = ferr;
+                pp->res.base_offset = pp->res.log_append_time = -1;
+            }
+        }
     if (late) /* written but not durable or not replicated: not acknowledged */
         for (int32_t t = 0; t < ntopics; t++)
             for (int32_t i = 0; i < topics[t].npartitions; i++) {
@@ -258,6 +328,8 @@ static void write_response(produce_state *st) {
 }
 
 static void release(produce_state *st) {
+    rn_produce_forward_release(st->fwd); /* its done never runs after this */
+    st->fwd = NULL;
     if (st->wake) event_free(st->wake);
     if (st->timer) event_free(st->timer);
     st->wake = st->timer = NULL;
@@ -275,13 +347,25 @@ static void produce_durable_done(rn_durable_wait *w, rn_err err) {
     event_active(st->wake, EV_READ, 0);
 }
 
+static void produce_finish(produce_state *st) {
+    write_response(st);
+    release(st);
+    rn_request_complete(st->req); /* frees the request and st with it */
+}
+
+/* The answer waits for both the local appends' durability and every forward. */
 static void produce_wake_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     produce_state *st = arg;
-    write_response(st);
-    release(st);
-    rn_request_complete(st->req); /* frees the request and st with it */
+    st->durable_answered = true;
+    if (!st->forwarding || st->forwards_answered) produce_finish(st);
+}
+
+static void produce_forwarded(void *ctx) {
+    produce_state *st = ctx;
+    st->forwards_answered = true;
+    if (st->durable_answered) produce_finish(st);
 }
 
 /* timeout_ms passed: take the wait back (done then never runs, or already ran: its
@@ -290,16 +374,17 @@ static void produce_timeout_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     produce_state *st = arg;
-    rn_engine_durable_cancel(rn_conn_opts(st->req->conn)->engine, &st->wait);
-    if (!atomic_load(&st->done_ran)) st->timed_out = true;
-    write_response(st);
-    release(st); /* frees the wake event, pending or not */
-    rn_request_complete(st->req);
+    if (st->wait.done) {
+        rn_engine_durable_cancel(rn_conn_opts(st->req->conn)->engine, &st->wait);
+        if (!atomic_load(&st->done_ran)) st->timed_out = true;
+    }
+    produce_finish(st); /* frees the wake event, pending or not; forwards not answered
+                           yet answer REQUEST_TIMED_OUT */
 }
 
 static void produce_cancel(rn_request *req) {
     produce_state *st = req->handler_state;
-    rn_engine_durable_cancel(rn_conn_opts(req->conn)->engine, &st->wait);
+    if (st->wait.done) rn_engine_durable_cancel(rn_conn_opts(req->conn)->engine, &st->wait);
     release(st);
 }
 
@@ -348,7 +433,10 @@ enum rn_api_result rn_api_produce(rn_request *req) {
     if (!st) goto err_parse;
     *st = (produce_state){.req = req, .topics = topics, .ntopics = ntopics,
                           .wait_fsync = acks != 0, .cluster = o->cluster != NULL,
-                          .replicated = acks == -1 && o->cluster, .acks = acks};
+                          .replicated = acks == -1 && o->cluster, .acks = acks,
+                          .timeout_ms = timeout_ms};
+    /* Another broker's forward: its hooks placed the records already. */
+    bool forwarded = o->cluster && rn_produce_forward_trusted(req, o->cluster);
     int32_t broker_min_isr = o->cluster ? rn_cluster_min_insync_replicas(o->cluster) : 1;
     /* Quotas: the request's size counts, as in Kafka; served, then the connection muted. */
     st->throttle_ms = rn_quota_record(req, RN_QUOTA_PRODUCE, req->frame_len + 4);
@@ -360,7 +448,8 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         if (!terr && !rn_authz(req, RN_ACL_OP_WRITE, RN_ACL_RESOURCE_TOPIC, topics[t].name))
             terr = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
         if (!terr) terr = rn_engine_topic_hooks(o->engine, topics[t].name, &hooks);
-        bool hooked = !terr && (hooks.partitioner_script || hooks.produce_filter_script);
+        bool hooked = !terr && (hooks.partitioner_script || hooks.produce_filter_script) &&
+                      !forwarded;
         st->min_isr = st->replicated && !terr ? topic_min_isr(o->engine, topics[t].name) : 0;
         if (st->min_isr <= 0) st->min_isr = broker_min_isr;
         const char *view_msg = NULL;
@@ -389,8 +478,12 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         }
         rn_topic_hooks_free(&hooks);
     }
-    if (acks == 0) return RN_API_NO_RESPONSE;
-    if (st->n == 0) {
+    if (acks == 0) { /* nobody waits: the forwards free themselves when answered */
+        if (st->fwd) rn_produce_forward_start(st->fwd, NULL, NULL);
+        release(st);
+        return RN_API_NO_RESPONSE;
+    }
+    if (st->n == 0 && !st->fwd) {
         write_response(st);
         return RN_API_DONE;
     }
@@ -398,7 +491,8 @@ enum rn_api_result rn_api_produce(rn_request *req) {
     /* Only a cluster bounds the wait: a single broker's fsync always ends. */
     if (st->wake && o->cluster)
         st->timer = evtimer_new(rn_conn_base(req->conn), produce_timeout_cb, st);
-    if (!st->wake || (o->cluster && !st->timer)) { /* cannot park: wait for the fsync here */
+    if (!st->wake || (o->cluster && !st->timer)) { /* cannot park: wait for the fsync here
+                                                      (forwards are not sent: timed out) */
         for (int i = 0; i < st->n && !st->sync_err; i++)
             st->sync_err = rn_partition_await_durable(st->parts[i], st->ends[i]);
         st->timed_out = st->replicated; /* the ISR was not waited for */
@@ -406,8 +500,17 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         release(st);
         return RN_API_DONE;
     }
-    st->wait = (rn_durable_wait){.done = produce_durable_done, .ctx = st, .parts = st->parts,
-                                 .ends = st->ends, .n = st->n, .replicated = st->replicated};
+    st->forwarding = st->fwd && rn_produce_forward_start(st->fwd, produce_forwarded, st);
+    if (st->n == 0 && !st->forwarding) { /* every forward failed at once */
+        write_response(st);
+        release(st);
+        return RN_API_DONE;
+    }
+    if (st->n > 0)
+        st->wait = (rn_durable_wait){.done = produce_durable_done, .ctx = st, .parts = st->parts,
+                                     .ends = st->ends, .n = st->n, .replicated = st->replicated};
+    else
+        st->durable_answered = true; /* only forwards to wait for */
     req->handler_state = st;
     req->cancel = produce_cancel;
     if (st->timer) {
@@ -415,7 +518,7 @@ enum rn_api_result rn_api_produce(rn_request *req) {
         struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         evtimer_add(st->timer, &tv);
     }
-    rn_engine_when_durable(o->engine, &st->wait);
+    if (st->wait.done) rn_engine_when_durable(o->engine, &st->wait);
     return RN_API_DEFERRED;
 err_parse:
     return rn_api_malformed(req);
