@@ -13,6 +13,8 @@
 
 #include "conn.h"
 
+#define RN_CONTROLLER_PROPAGATION_MS 150
+
 typedef struct {
     pthread_mutex_t lock;
     int refs;            /* the request's and the done callback's */
@@ -42,7 +44,16 @@ static void call_done(void *ctx, rn_err err, const char *msg) {
     call->err = err;
     call->has_msg = msg && msg[0];
     if (call->has_msg) snprintf(call->msg, sizeof call->msg, "%s", msg);
-    if (call->wake) event_active(call->wake, EV_READ, 0);
+    if (call->wake && err == RN_KAFKA_NONE) {
+        /* Committed: the other brokers apply it when the quorum's next heartbeat tells them
+         * the commit (within controller.quorum's heartbeat, 100 ms). Answering after that
+         * lets a client that asks another broker next (Metadata, DescribeConfigs) see its
+         * own change, as it does on a single broker. */
+        struct timeval tv = {0, RN_CONTROLLER_PROPAGATION_MS * 1000};
+        event_add(call->wake, &tv);
+    } else if (call->wake) {
+        event_active(call->wake, EV_READ, 0);
+    }
     pthread_mutex_unlock(&call->lock);
     call_unref(call);
 }

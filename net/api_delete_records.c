@@ -1,18 +1,10 @@
 /* net/api_delete_records.c: DeleteRecords (key 21), v0-1: move log start offsets, on the
  * partition's leader only (NOT_LEADER_OR_FOLLOWER elsewhere). In a cluster the new log
  * start stays on the leader: followers do not learn it yet. */
+#include "cluster.h"
 #include "api.h"
 #include "authz.h"
 #include "conn.h"
-
-/* In a cluster only a partition this broker leads serves clients: one with no role yet
- * (the cluster agent has not applied the image here) does not. rn_partition_check_leader
- * lets RN_ROLE_NONE through, as a single broker needs. */
-static rn_err cluster_led_here(rn_partition *p) {
-    rn_partition_replication rep;
-    rn_partition_replication_get(p, &rep);
-    return rep.role == RN_ROLE_LEADER ? RN_KAFKA_NONE : RN_KAFKA_NOT_LEADER_OR_FOLLOWER;
-}
 
 enum rn_api_result rn_api_delete_records(rn_request *req) {
     rn_reader *r = &req->body;
@@ -65,7 +57,9 @@ enum rn_api_result rn_api_delete_records(rn_request *req) {
             if (is_view) err = RN_KAFKA_INVALID_TOPIC_EXCEPTION; /* a view's records are its source's */
             if (!allowed) err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
             if (p) err = rn_partition_check_leader(p, -1);
-            if (p && !err && rn_conn_opts(req->conn)->cluster) err = cluster_led_here(p);
+            rn_cluster *cluster = rn_conn_opts(req->conn)->cluster;
+            if (cluster && allowed && !is_view && (!p || !err))
+                err = rn_cluster_serve_check(cluster, p, names[t], dels[t][i].index);
             if (p && !err) err = rn_partition_delete_records(p, dels[t][i].offset, &low);
             rn_write_i32(w, dels[t][i].index);
             rn_write_i64(w, low);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "api.h"
 #include "authz.h"
 #include "conn.h"
@@ -59,15 +60,6 @@ typedef struct {
     rn_writer *w;
     rn_view_filter *view;
 } fetch_sink_ctx;
-
-/* In a cluster only a partition this broker leads serves clients: one with no role yet
- * (the cluster agent has not applied the image here) does not. rn_partition_check_leader
- * lets RN_ROLE_NONE through, as a single broker needs. */
-static rn_err cluster_led_here(rn_partition *p) {
-    rn_partition_replication rep;
-    rn_partition_replication_get(p, &rep);
-    return rep.role == RN_ROLE_LEADER ? RN_KAFKA_NONE : RN_KAFKA_NOT_LEADER_OR_FOLLOWER;
-}
 
 static int fetch_sink(void *ctx, const uint8_t *batch, size_t len) {
     fetch_sink_ctx *sc = ctx;
@@ -391,7 +383,8 @@ enum rn_api_result rn_api_fetch(rn_request *req) {
             }
             fp->p = rn_engine_partition(o->engine, st->topics[t].name, fp->index, &fp->err);
             if (fp->p) fp->err = rn_partition_check_leader(fp->p, fp->current_leader_epoch);
-            if (fp->p && !fp->err && o->cluster) fp->err = cluster_led_here(fp->p);
+            if (o->cluster && (!fp->p || !fp->err))
+                fp->err = rn_cluster_serve_check(o->cluster, fp->p, st->topics[t].name, fp->index);
             /* The follower's fetch_offset is its log end: the high watermark may move now,
              * before this fetch reads it (and acks=all producers be answered). */
             if (fp->p && !fp->err && st->replica_id >= 0)

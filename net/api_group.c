@@ -86,11 +86,5 @@ rn_group_wait *rn_group_wait_new(rn_request *req, rn_group_respond respond, bool
 
 rn_err rn_api_group_elsewhere(rn_request *req, const char *group_id) {
     rn_cluster *cluster = rn_conn_opts(req->conn)->cluster;
-    if (!cluster) return RN_KAFKA_NONE;
-    int32_t node;
-    char host[256];
-    int port;
-    rn_err err = rn_cluster_coordinator_of(cluster, group_id, &node, host, &port);
-    if (err) return err;
-    return node == rn_cluster_node_id(cluster) ? RN_KAFKA_NONE : RN_KAFKA_NOT_COORDINATOR;
+    return cluster ? rn_cluster_coordinator_here(cluster, group_id) : RN_KAFKA_NONE;
 }

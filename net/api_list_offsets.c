@@ -3,6 +3,7 @@
  * no transactions), or the first offset whose record timestamp is at or after a time.
  * Only the partition's leader answers (NOT_LEADER_OR_FOLLOWER, or the epoch errors for a
  * current_leader_epoch, v4+, that is not the leader's). */
+#include "cluster.h"
 #include "api.h"
 #include "authz.h"
 #include "conn.h"
@@ -19,25 +20,17 @@ typedef struct {
     int32_t leader_epoch;
 } list_partition;
 
-/* In a cluster only a partition this broker leads serves clients: one with no role yet
- * (the cluster agent has not applied the image here) does not. rn_partition_check_leader
- * lets RN_ROLE_NONE through, as a single broker needs. */
-static rn_err cluster_led_here(rn_partition *p) {
-    rn_partition_replication rep;
-    rn_partition_replication_get(p, &rep);
-    return rep.role == RN_ROLE_LEADER ? RN_KAFKA_NONE : RN_KAFKA_NOT_LEADER_OR_FOLLOWER;
-}
-
-static void list_one(rn_engine *e, bool cluster, const char *topic, list_partition *lp) {
+static void list_one(rn_engine *e, rn_cluster *cluster, const char *topic, list_partition *lp) {
     lp->found_offset = lp->found_timestamp = -1;
     lp->leader_epoch = -1;
     rn_partition *p = rn_engine_partition(e, topic, lp->index, &lp->err);
+    if (!p && cluster) lp->err = rn_cluster_serve_check(cluster, NULL, topic, lp->index);
     if (!p) return;
     rn_partition_offsets off;
     if ((lp->err = rn_partition_offsets_get(p, &off))) return;
     lp->leader_epoch = off.leader_epoch;
     if ((lp->err = rn_partition_check_leader(p, lp->current_leader_epoch))) return;
-    if (cluster && (lp->err = cluster_led_here(p))) return;
+    if (cluster && (lp->err = rn_cluster_serve_check(cluster, p, topic, lp->index))) return;
     if (lp->timestamp == RN_LIST_OFFSETS_LATEST)
         lp->found_offset = off.high_watermark;
     else if (lp->timestamp == RN_LIST_OFFSETS_EARLIEST)
@@ -98,7 +91,7 @@ enum rn_api_result rn_api_list_offsets(rn_request *req) {
         for (int32_t i = 0; i < counts[t]; i++) {
             list_partition *lp = &parts[t][i];
             if (allowed) {
-                list_one(e, rn_conn_opts(req->conn)->cluster != NULL, names[t], lp);
+                list_one(e, rn_conn_opts(req->conn)->cluster, names[t], lp);
             } else {
                 lp->err = RN_KAFKA_TOPIC_AUTHORIZATION_FAILED;
                 lp->found_offset = lp->found_timestamp = -1;

@@ -5,6 +5,7 @@
  * checks its position after one (KIP-320). Only the leader answers; the others say
  * NOT_LEADER_OR_FOLLOWER, or FENCED/UNKNOWN_LEADER_EPOCH for a current_leader_epoch
  * (v2+) that is not the leader's. */
+#include "cluster.h"
 #include "api.h"
 #include "authz.h"
 #include "conn.h"
@@ -21,25 +22,16 @@ typedef struct {
     epoch_partition *partitions;
 } epoch_topic;
 
-/* In a cluster only a partition this broker leads serves clients: one with no role yet
- * (the cluster agent has not applied the image here) does not. rn_partition_check_leader
- * lets RN_ROLE_NONE through, as a single broker needs. */
-static rn_err cluster_led_here(rn_partition *p) {
-    rn_partition_replication rep;
-    rn_partition_replication_get(p, &rep);
-    return rep.role == RN_ROLE_LEADER ? RN_KAFKA_NONE : RN_KAFKA_NOT_LEADER_OR_FOLLOWER;
-}
-
 /* The answer for one partition: its error, and the epoch with its end offset. */
-static rn_err epoch_end(rn_engine *e, bool cluster, const char *topic, const epoch_partition *ep,
+static rn_err epoch_end(rn_engine *e, rn_cluster *cluster, const char *topic, const epoch_partition *ep,
                         int32_t *end_epoch, int64_t *end_offset) {
     *end_epoch = -1;
     *end_offset = -1;
     rn_err err;
     rn_partition *p = rn_engine_partition(e, topic, ep->partition, &err);
-    if (!p) return err;
+    if (!p) return cluster ? rn_cluster_serve_check(cluster, NULL, topic, ep->partition) : err;
     if ((err = rn_partition_check_leader(p, ep->current_leader_epoch))) return err;
-    if (cluster && (err = cluster_led_here(p))) return err;
+    if (cluster && (err = rn_cluster_serve_check(cluster, p, topic, ep->partition))) return err;
     rn_partition_epoch_end_offset(p, ep->leader_epoch, end_epoch, end_offset);
     if (cluster || *end_epoch >= 0 || ep->leader_epoch < 0) return RN_KAFKA_NONE;
     /* A partition that never had a replication role (a single broker) keeps no epoch
@@ -60,7 +52,7 @@ enum rn_api_result rn_api_offset_for_leader_epoch(rn_request *req) {
     rn_reader *r = &req->body;
     int16_t v = req->api_version;
     rn_engine *e = rn_conn_opts(req->conn)->engine;
-    bool cluster = rn_conn_opts(req->conn)->cluster != NULL;
+    rn_cluster *cluster = rn_conn_opts(req->conn)->cluster;
     int32_t replica_id = -2, ntopics;
     if (v >= 3) RN_R_I32(r, &replica_id); /* informational: the answer is the same */
     RN_R_ARRAY(r, &ntopics, 2);

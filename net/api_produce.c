@@ -148,7 +148,7 @@ static rn_err produce_partition_append(rn_request *req, produce_state *st, const
     if (records.len <= 0) return RN_KAFKA_CORRUPT_MESSAGE;
     rn_err err;
     rn_partition *p = rn_engine_partition(o->engine, topic, index, &err);
-    if (!p) return err;
+    if (!p) return o->cluster ? rn_cluster_serve_check(o->cluster, NULL, topic, index) : err;
     int nbatches;
     err = rn_batch_validate_set(records.ptr, (size_t)records.len, &nbatches);
     if (err) {

@@ -34,6 +34,18 @@ enum { API_METADATA = 3, API_ALTER_PARTITION = 56, API_BROKER_REGISTRATION = 62,
 
 int32_t rn_cluster_node_id(const rn_cluster *c) { return c->o.node_id; }
 rn_metadata *rn_cluster_metadata(rn_cluster *c) { return c->md; }
+
+bool rn_cluster_ready(rn_cluster *c, char *why, size_t whylen) {
+    if (atomic_load(&c->broker_epoch) < 0) {
+        snprintf(why, whylen, "not registered with the controller yet");
+        return false;
+    }
+    if (!atomic_load(&c->caught_up)) {
+        snprintf(why, whylen, "following the metadata log up to this broker's registration");
+        return false;
+    }
+    return true;
+}
 int32_t rn_cluster_controller_id(rn_cluster *c) {
     int32_t leader = rn_quorum_leader(c->q);
     if (leader >= 0) return leader;
@@ -99,6 +111,18 @@ rn_err rn_cluster_leader_of(rn_cluster *c, const char *topic, int32_t index, int
     return err;
 }
 
+rn_err rn_cluster_serve_check(rn_cluster *c, rn_partition *p, const char *topic, int32_t index) {
+    if (p) {
+        rn_partition_replication rep;
+        rn_partition_replication_get(p, &rep);
+        if (rep.role == RN_ROLE_LEADER) return RN_KAFKA_NONE;
+    }
+    rn_md_read_lock(c->md);
+    bool known = rn_md_partition_get(c->md, topic, index) != NULL;
+    rn_md_read_unlock(c->md);
+    return known ? RN_KAFKA_NOT_LEADER_OR_FOLLOWER : RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
 /* Kafka's partitionFor(groupId): abs(groupId.hashCode()) % partitions, with Java's
  * String.hashCode over UTF-16 units (ASCII group ids: over the bytes). */
 static int32_t offsets_partition_for(const char *group, int32_t npart) {
@@ -107,6 +131,25 @@ static int32_t offsets_partition_for(const char *group, int32_t npart) {
         h = (int32_t)(31u * (uint32_t)h + *s);
     int32_t a = h == INT32_MIN ? 0 : (h < 0 ? -h : h);
     return a % npart;
+}
+
+rn_err rn_cluster_coordinator_here(rn_cluster *c, const char *group) {
+    int32_t node;
+    char host[256];
+    int port;
+    rn_err err = rn_cluster_coordinator_of(c, group, &node, host, &port);
+    if (err) return err;
+    if (node != c->o.node_id) return RN_KAFKA_NOT_COORDINATOR;
+    rn_md_read_lock(c->md);
+    const rn_md_topic *t = rn_md_topic(c->md, RN_OFFSETS_TOPIC);
+    int32_t index = t ? offsets_partition_for(group, t->npart) : -1;
+    rn_md_read_unlock(c->md);
+    rn_partition *p = index >= 0 ? rn_engine_partition(c->o.engine, RN_OFFSETS_TOPIC, index, &err) : NULL;
+    rn_partition_replication rep;
+    if (p) rn_partition_replication_get(p, &rep);
+    /* The image names this broker, but the agent has not taken the lead (and loaded the
+     * commits) yet: the client retries. */
+    return p && rep.role == RN_ROLE_LEADER ? RN_KAFKA_NONE : RN_KAFKA_COORDINATOR_LOAD_IN_PROGRESS;
 }
 
 rn_err rn_cluster_coordinator_of(rn_cluster *c, const char *group, int32_t *node,
@@ -365,6 +408,7 @@ static void heartbeat_answered(void *ctx, rn_err err, rn_reader *r) {
         rn_log_warn("cluster: the controller does not know this broker's epoch (%s): "
                     "registering again", rn_err_name((rn_err)code));
         atomic_store(&c->broker_epoch, -1);
+        atomic_store(&c->caught_up, false);
     }
 }
 
@@ -601,6 +645,9 @@ static void follow_partition(rn_cluster *c, const rn_md_topic *t, const rn_md_pa
          * its followers, and the replicas or ISR may have changed (a reassignment). */
         bool was_leader = rep.role == RN_ROLE_LEADER;
         if (!was_leader) rn_replica_fetcher_unfollow(c->fetcher, p);
+        /* Commits first, then the role: a coordinator that leads is one that has loaded
+         * (rn_cluster_coordinator_here). */
+        if (!was_leader && strcmp(t->name, RN_OFFSETS_TOPIC) == 0) load_offsets(c, p, mp->index);
         rn_err err = rn_partition_become_leader(p, mp->leader_epoch, mp->replicas, mp->nreplicas,
                                                 mp->isr, mp->nisr);
         if (err) {
@@ -608,7 +655,6 @@ static void follow_partition(rn_cluster *c, const rn_md_topic *t, const rn_md_pa
                          mp->leader_epoch, rn_err_name(err));
             return;
         }
-        if (!was_leader && strcmp(t->name, RN_OFFSETS_TOPIC) == 0) load_offsets(c, p, mp->index);
     } else if (replica) {
         if (rep.role == RN_ROLE_FOLLOWER && rep.leader_epoch == mp->leader_epoch &&
             rep.leader == mp->leader)
@@ -718,6 +764,7 @@ static void reconcile(rn_cluster *c) {
     }
     rn_md_read_unlock(c->md);
     rn_topic_meta_free(locals, nlocal);
+    atomic_store(&c->caught_up, true);
 }
 
 /* ---- the agent's thread ---------------------------------------------------------------- */
@@ -870,6 +917,7 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
     c->learned_controller = -1;
     atomic_init(&c->broker_epoch, -1);
     atomic_init(&c->is_leader, false);
+    atomic_init(&c->caught_up, false);
     pthread_mutex_init(&c->hb_lock, NULL);
 
     int32_t ids[RN_CLUSTER_MAX_BROKERS];

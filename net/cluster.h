@@ -51,6 +51,10 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
 void rn_cluster_stop(rn_cluster *c);
 
 int32_t rn_cluster_node_id(const rn_cluster *c);
+/* Whether this broker serves its share: registered, and the local engine follows the
+ * image up to its registration (so its coordinators have loaded their commits). NULL
+ * and a sentence in why (a buffer of whylen) when not. */
+bool rn_cluster_ready(rn_cluster *c, char *why, size_t whylen);
 /* The image every broker agrees on; read it under rn_md_read_lock. */
 rn_metadata *rn_cluster_metadata(rn_cluster *c);
 /* The active controller (the quorum leader) as this broker last heard, or -1. */
@@ -113,6 +117,17 @@ void rn_cluster_replicate_commits(rn_cluster *c, const char *group,
  * RN_KAFKA_LEADER_NOT_AVAILABLE (offline). */
 rn_err rn_cluster_leader_of(rn_cluster *c, const char *topic, int32_t index, int32_t *leader,
                             char host[256], int *port);
+/* Whether a client request for topic-index may be served here: p (this broker's copy, NULL
+ * when it has none yet) must be led here (RN_ROLE_LEADER; a partition with no role yet
+ * is not: the agent has not applied the image here). RN_KAFKA_NOT_LEADER_OR_FOLLOWER when
+ * the image has the partition (the client refreshes its metadata and retries),
+ * RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION when it has not. */
+rn_err rn_cluster_serve_check(rn_cluster *c, rn_partition *p, const char *topic, int32_t index);
+/* Whether this broker coordinates the group now: RN_KAFKA_NONE; RN_KAFKA_NOT_COORDINATOR
+ * (another broker does); RN_KAFKA_COORDINATOR_LOAD_IN_PROGRESS (the image names this one but
+ * it has not led the group's __consumer_offsets partition and loaded its commits yet);
+ * RN_KAFKA_COORDINATOR_NOT_AVAILABLE (no leader). */
+rn_err rn_cluster_coordinator_here(rn_cluster *c, const char *group);
 /* The broker that coordinates a group: the leader of its __consumer_offsets partition. */
 rn_err rn_cluster_coordinator_of(rn_cluster *c, const char *group, int32_t *node,
                                  char host[256], int *port);

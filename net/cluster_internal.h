@@ -46,6 +46,7 @@ struct rn_cluster {
     char learned_host[256];
     int learned_port;
     atomic_llong broker_epoch;      /* -1: not registered */
+    atomic_bool caught_up;          /* reconciled the image as of the registration */
     bool rpc_in_flight, register_in_flight, alter_in_flight;
     int64_t next_heartbeat_ms, next_isr_check_ms;
     uint64_t reconciled_version;

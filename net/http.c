@@ -6,6 +6,8 @@
  * processors; it keeps no state of its own. */
 #include "http.h"
 
+#include "cluster.h"
+
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <netinet/in.h>
@@ -304,8 +306,14 @@ static void on_health(struct evhttp_request *r, void *arg) {
     rn_http_text(r, 200, "ok");
 }
 
+/* A cluster member is ready once it serves its share (cluster.h); 503 says why not. */
 static void on_ready(struct evhttp_request *r, void *arg) {
-    (void)arg;
+    rn_http *h = arg;
+    char why[160];
+    if (h->opts.cluster && !rn_cluster_ready(h->opts.cluster, why, sizeof why)) {
+        rn_http_text(r, 503, why);
+        return;
+    }
     rn_http_text(r, 200, "ready");
 }
 

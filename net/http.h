@@ -23,6 +23,7 @@ typedef struct {
     rn_plugins *plugins; /* may be NULL */
     rn_processors *processors; /* may be NULL */
     bool console_actions; /* http.console.actions.enable: the console's actions are allowed */
+    struct rn_cluster *cluster; /* NULL: a single broker; else /ready waits for it */
 } rn_http_options;
 
 /* Bind and serve on base. NULL with a sentence in err when it cannot listen. */

@@ -403,7 +403,8 @@ int main(int argc, char **argv) {
     if (cfg.http_listener[0]) {
         rn_http_options ho = {.server = server, .engine = engine, .plugins = plugins,
                               .processors = processors,
-                              .console_actions = cfg.http_console_actions_enable};
+                              .console_actions = cfg.http_console_actions_enable,
+                              .cluster = cluster};
         const char *colon = strrchr(cfg.http_listener, ':');
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : -1;
