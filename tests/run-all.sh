@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test, against the sanitizer build: Criterion unit tests, each libFuzzer target
-# for a bounded time, then the integration suite (real runnel-server, real clients).
-# Runs all three parts whatever fails, and exits non-zero if any did. pytest's summary
-# is the last line.
+# for a bounded time, then the integration suite (real runnel-server, real clients), then
+# the client suites again against a three-broker cluster. Runs all four parts whatever
+# fails, and exits non-zero if any did. pytest's summary is the last line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -35,6 +35,15 @@ export RUNNEL_BUILD=${RUNNEL_BUILD:-$PWD/build-asan}
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 rc=$?
 [ $rc -eq 0 ] || failed+=(integration)
+
+echo "== client suites against a three-broker cluster (RUNNEL_CLUSTER=3)"
+RUNNEL_CLUSTER=3 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/integration/test_librdkafka.py tests/integration/test_confluent_python.py \
+    tests/integration/test_kafka_python.py tests/integration/test_kafkajs.py \
+    tests/integration/test_kcat.py tests/integration/test_groups_librdkafka.py \
+    tests/integration/test_groups_confluent_python.py tests/integration/test_groups_kafka_python.py \
+    tests/integration/test_groups_kafkajs.py
+[ $? -eq 0 ] || failed+=(cluster-clients)
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: ${failed[*]}" >&2

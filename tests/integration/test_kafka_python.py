@@ -23,7 +23,11 @@ def test_admin_create_describe_delete(broker):
 
 
 def test_produce_and_consume_by_assign(broker):
-    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", compression_type="gzip")
+    # retries: kafka-python's default is 0, so on a cluster the first send to an
+    # auto-created topic fails if its leader has not applied the creation yet (as with
+    # Kafka); Kafka's own clients retry by default.
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", compression_type="gzip",
+                      retries=5)
     metas = [p.send("kpy", key=b"k%d" % i, value=b"v%d" % i, partition=0).get(timeout=20)
              for i in range(300)]
     p.close()

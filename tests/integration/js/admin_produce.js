@@ -5,7 +5,7 @@ const { Kafka, logLevel, CompressionTypes } = require('kafkajs');
 
 const [bootstrap, topic, countArg] = process.argv.slice(2);
 const count = parseInt(countArg, 10);
-const kafka = new Kafka({ brokers: [bootstrap], clientId: 'runnel-test', logLevel: logLevel.ERROR });
+const kafka = new Kafka({ brokers: bootstrap.split(','), clientId: 'runnel-test', logLevel: logLevel.ERROR });
 
 (async () => {
   const out = {};

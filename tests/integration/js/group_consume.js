@@ -13,7 +13,7 @@ const [bootstrap, topic, groupId, expectedArg, timeoutArg, lingerArg] = process.
 const expected = parseInt(expectedArg, 10);
 const timeoutMs = parseInt(timeoutArg || '20000', 10);
 const lingerMs = parseInt(lingerArg || '1000', 10);
-const kafka = new Kafka({ brokers: [bootstrap], clientId: 'runnel-group-test', logLevel: logLevel.ERROR });
+const kafka = new Kafka({ brokers: bootstrap.split(','), clientId: 'runnel-group-test', logLevel: logLevel.ERROR });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@ const { Kafka, logLevel } = require('kafkajs');
 const [bootstrap, topic, countArg, mechanism, username, password, ca] = process.argv.slice(2);
 const count = parseInt(countArg, 10);
 const kafka = new Kafka({
-  brokers: [bootstrap],
+  brokers: bootstrap.split(','),
   clientId: 'runnel-sasl-test',
   logLevel: logLevel.NOTHING,
   ssl: ca ? { ca: [fs.readFileSync(ca, 'utf-8')], servername: 'localhost' } : false,
