@@ -62,7 +62,7 @@ struct rn_cluster {
     int nseen;
     atomic_bool is_leader;
     bool was_leader;
-    bool offsets_topic_proposed, reassign_proposed, cluster_id_proposed;
+    bool offsets_topic_proposed, reassign_proposed, cluster_id_proposed, unclean_proposed;
     int64_t controller_since_ms;
 };
 

@@ -360,6 +360,44 @@ static void create_offsets_topic(rn_cluster *c) {
     free(assign);
 }
 
+/* unclean.leader.election.enable: a partition whose in-sync replicas are all fenced gets
+ * the first unfenced replica as leader and sole ISR member. It may lack acknowledged
+ * records: that is the trade the setting makes (availability over durability). */
+static void elect_unclean(rn_cluster *c) {
+    enum { MAX_ELECT = 64 };
+    rn_md_record recs[MAX_ELECT];
+    int32_t leaders[MAX_ELECT];
+    char *names[MAX_ELECT];
+    int n = 0;
+    rn_md_read_lock(c->md);
+    int nt;
+    const rn_md_topic *ts = rn_md_topics(c->md, &nt);
+    for (int t = 0; t < nt && n < MAX_ELECT; t++)
+        for (int i = 0; i < ts[t].npart && n < MAX_ELECT; i++) {
+            const rn_md_partition *mp = &ts[t].parts[i];
+            if (mp->leader != RN_MD_NO_LEADER) continue;
+            int32_t pick = -1;
+            for (int r = 0; r < mp->nreplicas && pick < 0; r++) {
+                const rn_md_broker *b = rn_md_broker(c->md, mp->replicas[r]);
+                if (b && !b->fenced) pick = mp->replicas[r];
+            }
+            if (pick < 0 || !(names[n] = strdup(ts[t].name))) continue;
+            leaders[n] = pick;
+            recs[n] = (rn_md_record){.type = RN_MD_PARTITION_CHANGE, .topic = names[n],
+                                     .partition = mp->index,
+                                     .expect_partition_epoch = mp->partition_epoch,
+                                     .set_isr = true, .isr = &leaders[n], .nisr = 1,
+                                     .set_leader = true, .leader = pick};
+            rn_log_warn("controller: unclean leader election: %s-%d is led by broker %d, which "
+                        "was not in sync and may lack acknowledged records",
+                        ts[t].name, mp->index, pick);
+            n++;
+        }
+    rn_md_read_unlock(c->md);
+    if (n > 0) propose_flagged(c, recs, n, &c->unclean_proposed, "an unclean leader election");
+    for (int i = 0; i < n; i++) free(names[i]);
+}
+
 /* The first controller gives the cluster its id: the one its own data dir made. */
 static void set_cluster_id(rn_cluster *c) {
     rn_md_read_lock(c->md);
@@ -374,5 +412,6 @@ void rn_controller_tick(rn_cluster *c, int64_t now) {
     set_cluster_id(c);
     fence_silent(c, now);
     finish_reassignments(c);
+    if (c->o.unclean_leader_election) elect_unclean(c);
     create_offsets_topic(c);
 }

@@ -8,7 +8,7 @@ quotes (failover seconds, records checked)."""
 import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cluster import (Cluster, GroupReader, NumberedProducer, admin_error_text, check_exactly_once,
@@ -274,3 +274,44 @@ def test_add_broker_and_reassign(cluster_factory, capsys):
     figures(capsys, "add_broker_and_reassign: 3 partitions moved to %s in %.1f s under load; %d records "
             "checked (%d of them from broker 4 leading %s); the group member read all with %d redelivered" % (
                 targets, took, checked, from_4, led_by_4, group_dups))
+
+
+def unclean_scenario(c, topic):
+    """A partition on brokers 4 (leader) and 1: 1 is killed (the ISR shrinks to 4), records
+    are acked by 4 alone, then 4 is killed: the partition is offline with its last in-sync
+    replica dead (two voters stay up, so the controller acts). Broker 1 comes back out of
+    sync. Returns (the partition's state, 1)."""
+    c.add_broker(4)
+    c.wait_ready(n=4)
+    fs = c.admin().create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[[4, 1]])], request_timeout=20)
+    fs[topic].result(40)
+    c.wait_partitions(topic, 1, isr_size=2)
+    p = Producer({"bootstrap.servers": c.bootstrap, "acks": "all"})
+    for i in range(50):
+        p.produce(topic, value=b"early-%d" % i)
+    assert p.flush(30) == 0
+    c.kill9(1)
+    wait_until(lambda: c.metadata(2).topics[topic][0].isrs == [4], 30, "the ISR shrinks to broker 4")
+    for i in range(50):
+        p.produce(topic, value=b"late-%d" % i)
+    assert p.flush(30) == 0  # acked by broker 4 alone: broker 1 never had them
+    c.kill9(4)
+    wait_until(lambda: c.metadata(2).topics[topic][0].leader == -1, 30, "the partition goes offline")
+    c.start_broker(1)
+    c.wait_ready(n=3)
+    time.sleep(2)  # an unclean election, when enabled, happens within a controller tick
+    return c.metadata(2).topics[topic][0], 1
+
+
+def test_unclean_leader_election_off_and_on(cluster_factory, capsys):
+    # Off (the default): the partition stays offline rather than lose acknowledged records.
+    c = cluster_factory(3)
+    state, b = unclean_scenario(c, "clean")
+    assert state.leader == -1, state
+    # On: the out-of-sync replica leads, and the controller says so in its log.
+    c2 = cluster_factory(3, unclean_leader_election_enable=True)
+    state2, b2 = unclean_scenario(c2, "unclean")
+    assert state2.leader == b2 and state2.isrs == [b2], state2
+    assert "unclean leader election" in c2.read_log()
+    figures(capsys, "unclean_leader_election: off: offline with its last in-sync replica dead; "
+                    "on: broker %d (out of sync) elected" % b2)
