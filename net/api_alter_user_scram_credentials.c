@@ -138,6 +138,12 @@ enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req) {
         char msg[256] = "";
         rn_err err = allowed ? RN_KAFKA_NONE : RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
         if (err) snprintf(msg, sizeof msg, "%s", rn_err_message(err));
+        if (!err && rn_conn_opts(c)->cluster) {
+            err = RN_KAFKA_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "SCRAM users are kept per broker and are not in a "
+                     "cluster's replicated metadata yet (sasl.users in every broker's "
+                     "configuration is the way for now)");
+        }
         for (int32_t j = i; j < end && !err; j++)
             err = check(e, &ch[j], j > i ? &ch[j - 1] : NULL, msg, sizeof msg);
         for (int32_t j = i; j < end && !err; j++) {

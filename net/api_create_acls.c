@@ -2,6 +2,7 @@
  * with INVALID_REQUEST and the reason (a filter-only code, a principal without "User:"...). */
 #include "api_acl.h"
 #include "authz.h"
+#include "conn.h"
 
 enum rn_api_result rn_api_create_acls(rn_request *req) {
     rn_reader *r = &req->body;
@@ -19,8 +20,11 @@ enum rn_api_result rn_api_create_acls(rn_request *req) {
     bool allowed = n <= 0 || rn_authz(req, RN_ACL_OP_ALTER, RN_ACL_RESOURCE_CLUSTER, NULL);
     for (int32_t i = 0; i < n; i++) {
         char why[256] = "";
-        rn_err err = allowed ? rn_acls_create(rn_api_acls(req), &v[i], why, sizeof why)
-                             : RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
+        rn_err err = !allowed ? RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED
+                     : rn_conn_opts(req->conn)->cluster
+                         ? (snprintf(why, sizeof why, "%s", RN_API_ACLS_NOT_REPLICATED),
+                            RN_KAFKA_INVALID_REQUEST)
+                         : rn_acls_create(rn_api_acls(req), &v[i], why, sizeof why);
         rn_write_i16(w, rn_api_wire(req, err));
         rn_write_string(w, err ? why : NULL);
     }

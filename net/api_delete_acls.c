@@ -2,6 +2,7 @@
  * matched and removed. */
 #include "api_acl.h"
 #include "authz.h"
+#include "conn.h"
 
 enum rn_api_result rn_api_delete_acls(rn_request *req) {
     rn_reader *r = &req->body;
@@ -22,6 +23,9 @@ enum rn_api_result rn_api_delete_acls(rn_request *req) {
         rn_acl_binding *gone = NULL;
         int ngone = 0;
         rn_err err = !allowed ? RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED
+                     : rn_conn_opts(req->conn)->cluster
+                         ? (snprintf(why, sizeof why, "%s", RN_API_ACLS_NOT_REPLICATED),
+                            RN_KAFKA_INVALID_REQUEST)
                      : rn_acl_filter_valid(&f[i], why, sizeof why)
                          ? rn_acls_delete(rn_api_acls(req), &f[i], &gone, &ngone)
                          : RN_KAFKA_INVALID_REQUEST;

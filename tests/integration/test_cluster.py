@@ -315,3 +315,17 @@ def test_unclean_leader_election_off_and_on(cluster_factory, capsys):
     assert "unclean leader election" in c2.read_log()
     figures(capsys, "unclean_leader_election: off: offline with its last in-sync replica dead; "
                     "on: broker %d (out of sync) elected" % b2)
+
+
+def test_acl_changes_refused_with_why(cluster_factory):
+    """ACLs (and SCRAM users) are per broker, not in the replicated metadata yet: a change
+    on one broker would leave the others different, so a cluster refuses it and says why."""
+    from kafka.admin import ACL, ACLOperation, ACLPermissionType, KafkaAdminClient, ResourcePattern, ResourceType
+    c = cluster_factory(3)
+    a = KafkaAdminClient(bootstrap_servers=c.bootstrap, request_timeout_ms=20000)
+    res = a.create_acls([ACL("User:alice", "*", ACLOperation.READ, ACLPermissionType.ALLOW,
+                             ResourcePattern(ResourceType.TOPIC, "t"))])
+    a.close()
+    assert not res["succeeded"] and len(res["failed"]) == 1, res
+    # kafka-python keeps the code, not the broker's sentence (CreateAcls' error_message)
+    assert "InvalidRequestError" in str(res["failed"][0][1]), res
