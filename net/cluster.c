@@ -269,6 +269,14 @@ static rn_peer *controller_peer(rn_cluster *c) {
     return c->controller_peer;
 }
 
+/* Send an encoded request (w is freed here) and mark *in_flight until its answer. */
+static void rpc_send(rn_cluster *c, rn_peer *p, int16_t key, int16_t version, rn_writer *w,
+                     int timeout_ms, rn_peer_cb answered, bool *in_flight) {
+    if (rn_peer_send(p, key, version, w->buf, w->len, timeout_ms, answered, c) == 0)
+        *in_flight = true;
+    rn_writer_free(w);
+}
+
 /* Metadata v1 from a bootstrap broker: who the controller is and where. */
 static void bootstrap_answered(void *ctx, rn_err err, rn_reader *r) {
     rn_cluster *c = ctx;
@@ -332,10 +340,8 @@ static void ask_bootstrap(rn_cluster *c) {
     rn_writer w;
     rn_writer_init(&w, 16, false);
     rn_write_i32(&w, 0); /* topics: none, only brokers and the controller */
-    if (rn_peer_send(c->bootstrap_peer, API_METADATA, 1, w.buf, w.len, 2000, bootstrap_answered,
-                     c) == 0)
-        c->rpc_in_flight = true;
-    rn_writer_free(&w);
+    rpc_send(c, c->bootstrap_peer, API_METADATA, 1, &w, 2000, bootstrap_answered,
+             &c->rpc_in_flight);
 }
 
 static void registration_answered(void *ctx, rn_err err, rn_reader *r) {
@@ -391,10 +397,8 @@ static void send_registration(rn_cluster *c, rn_peer *p) {
     rn_write_array_len(&w, 0);           /* features */
     rn_write_string_n(&w, NULL, -1);     /* rack */
     rn_write_tags(&w);
-    if (rn_peer_send(p, API_BROKER_REGISTRATION, 0, w.buf, w.len, 6000, registration_answered,
-                     c) == 0)
-        c->rpc_in_flight = true;
-    rn_writer_free(&w);
+    rpc_send(c, p, API_BROKER_REGISTRATION, 0, &w, 6000, registration_answered,
+             &c->rpc_in_flight);
 }
 
 static void heartbeat_answered(void *ctx, rn_err err, rn_reader *r) {
@@ -423,9 +427,7 @@ static void send_heartbeat(rn_cluster *c, rn_peer *p) {
     rn_write_bool(&w, false); /* want_fence */
     rn_write_bool(&w, false); /* want_shut_down */
     rn_write_tags(&w);
-    if (rn_peer_send(p, API_BROKER_HEARTBEAT, 0, w.buf, w.len, 3000, heartbeat_answered, c) == 0)
-        c->rpc_in_flight = true;
-    rn_writer_free(&w);
+    rpc_send(c, p, API_BROKER_HEARTBEAT, 0, &w, 3000, heartbeat_answered, &c->rpc_in_flight);
 }
 
 static void controller_rpcs(rn_cluster *c, int64_t now) {
@@ -472,7 +474,7 @@ static void check_isr(rn_cluster *c, int64_t now) {
     int nt;
     const rn_md_topic *ts = rn_md_topics(c->md, &nt);
     for (int t = 0; t < nt && ntopics < 126; t++) {
-        size_t topic_at = 0, nparts_at = 0;
+        size_t nparts_at = 0;
         int nparts = 0;
         for (int i = 0; i < ts[t].npart && nparts < 126; i++) {
             const rn_md_partition *mp = &ts[t].parts[i];
@@ -487,7 +489,6 @@ static void check_isr(rn_cluster *c, int64_t now) {
             int n = rn_partition_isr_proposal(p, now, c->o.replica_lag_time_max_ms, isr);
             if (n <= 0) continue;
             if (nparts == 0) {
-                topic_at = w.len;
                 rn_write_string(&w, ts[t].name);
                 nparts_at = w.len;
                 rn_write_i8(&w, 0);
@@ -508,15 +509,15 @@ static void check_isr(rn_cluster *c, int64_t now) {
             rn_write_tags(&w);
             ntopics++;
         }
-        (void)topic_at;
     }
     rn_md_read_unlock(c->md);
     w.buf[ntopics_at] = (uint8_t)(ntopics + 1);
     rn_write_tags(&w);
     rn_peer *p = nchanges ? controller_peer(c) : NULL;
-    if (p && rn_peer_send(p, API_ALTER_PARTITION, 0, w.buf, w.len, 5000, alter_answered, c) == 0)
-        c->alter_in_flight = true;
-    rn_writer_free(&w);
+    if (p)
+        rpc_send(c, p, API_ALTER_PARTITION, 0, &w, 5000, alter_answered, &c->alter_in_flight);
+    else
+        rn_writer_free(&w);
 }
 
 /* ---- following the image -------------------------------------------------------------- */
