@@ -45,6 +45,11 @@ static const rn_api rn_apis[] = {
     {63, "BrokerHeartbeat", 0, 0, 0, rn_api_broker_heartbeat},
 };
 
+const char *rn_api_error_message(rn_err err, const char *message) {
+    if (!err) return NULL;
+    return message && message[0] ? message : rn_err_message(err);
+}
+
 const rn_api *rn_api_find(int16_t key) {
     for (size_t i = 0; i < sizeof rn_apis / sizeof rn_apis[0]; i++)
         if (rn_apis[i].key == key) return &rn_apis[i];

@@ -65,6 +65,10 @@ typedef struct rn_api {
  * handlers write every error code through this. */
 int16_t rn_api_wire(rn_request *req, rn_err err);
 
+/* An error_message field: NULL without an error, else the handler's sentence (message NULL
+ * or "": the error table's text). */
+const char *rn_api_error_message(rn_err err, const char *message);
+
 /* The row for key, or NULL. */
 const rn_api *rn_api_find(int16_t key);
 /* All rows, for ApiVersions. */

@@ -38,13 +38,10 @@ static void write_response(rn_request *req, void *ctx, const rn_controller_resul
     rn_write_array_len(w, st->n);
     for (int32_t i = 0; i < st->n; i++) {
         resource *res = &st->res[i];
-        if (res->proposed && done->err) {
-            res->err = done->err;
-            snprintf(res->message, sizeof res->message, "%s", done->msg ? done->msg : "");
-        }
+        rn_controller_item_refused(done, res->proposed, &res->err, res->message,
+                                   sizeof res->message);
         rn_write_i16(w, rn_api_wire(req, res->err));
-        rn_write_string(w, res->err ? (res->message[0] ? res->message : rn_err_message(res->err))
-                                    : NULL);
+        rn_write_string(w, rn_api_error_message(res->err, res->message));
         rn_write_i8(w, res->type);
         rn_write_string(w, res->name);
         rn_write_tags(w);

@@ -54,8 +54,7 @@ static void write_response(rn_request *req, void *ctx, const rn_controller_resul
             }
             rn_write_i32(w, rp->index);
             rn_write_i16(w, rn_api_wire(req, rp->err));
-            rn_write_string(w, rp->err ? (rp->message ? rp->message : rn_err_message(rp->err))
-                                       : NULL);
+            rn_write_string(w, rn_api_error_message(rp->err, rp->message));
             rn_write_tags(w);
         }
         rn_write_tags(w);

@@ -114,6 +114,13 @@ static enum rn_api_result answer_now(rn_request *req, rn_controller_answer answe
     return RN_API_DONE;
 }
 
+void rn_controller_item_refused(const rn_controller_result *res, bool proposed, rn_err *err,
+                                char *message, size_t len) {
+    if (!proposed || !res->err) return;
+    *err = res->err;
+    snprintf(message, len, "%s", res->msg ? res->msg : "");
+}
+
 rn_cluster *rn_controller_cluster(const rn_request *req) {
     return rn_conn_opts(req->conn)->cluster;
 }

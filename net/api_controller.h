@@ -33,6 +33,12 @@ typedef struct {
  * (arena memory is fine: it runs before the request is freed, or not at all). */
 typedef void (*rn_controller_answer)(rn_request *req, void *ctx, const rn_controller_result *res);
 
+/* An item of the request that went into the proposed entry takes the entry's refusal,
+ * with its sentence (into message, len bytes). Nothing for an item that was not proposed,
+ * or when the entry committed. */
+void rn_controller_item_refused(const rn_controller_result *res, bool proposed, rn_err *err,
+                                char *message, size_t len);
+
 /* The request's cluster (NULL on a single broker). */
 rn_cluster *rn_controller_cluster(const rn_request *req);
 /* Whether this is a cluster member that is not the active controller now: the handler

@@ -41,13 +41,10 @@ static void write_response(rn_request *req, void *ctx, const rn_controller_resul
     rn_write_array_len(w, st->n);
     for (int32_t i = 0; i < st->n; i++) {
         grow *g = &st->g[i];
-        if (g->proposed && res->err) {
-            g->err = res->err;
-            snprintf(g->message, sizeof g->message, "%s", res->msg ? res->msg : "");
-        }
+        rn_controller_item_refused(res, g->proposed, &g->err, g->message, sizeof g->message);
         rn_write_string(w, g->name);
         rn_write_i16(w, rn_api_wire(req, g->err));
-        rn_write_string(w, g->err ? (g->message[0] ? g->message : rn_err_message(g->err)) : NULL);
+        rn_write_string(w, rn_api_error_message(g->err, g->message));
     }
 }
 

@@ -48,15 +48,10 @@ static void write_response(rn_request *req, void *ctx, const rn_controller_resul
     rn_write_array_len(w, st->ntopics);
     for (int32_t t = 0; t < st->ntopics; t++) {
         create_topic *ct = &st->topics[t];
-        if (ct->proposed && res->err) {
-            ct->err = res->err;
-            snprintf(ct->message, sizeof ct->message, "%s", res->msg ? res->msg : "");
-        }
+        rn_controller_item_refused(res, ct->proposed, &ct->err, ct->message, sizeof ct->message);
         rn_write_string(w, ct->name);
         rn_write_i16(w, rn_api_wire(req, ct->err));
-        if (v >= 1)
-            rn_write_string(w, ct->err ? (ct->message[0] ? ct->message : rn_err_message(ct->err))
-                                       : NULL);
+        if (v >= 1) rn_write_string(w, rn_api_error_message(ct->err, ct->message));
     }
 }
 

@@ -81,7 +81,7 @@ enum rn_api_result rn_api_describe_configs(rn_request *req) {
             snprintf(message, sizeof message, "resource type %d is not supported", rs->type);
         }
         rn_write_i16(w, rn_api_wire(req, err));
-        rn_write_string(w, err ? (message[0] ? message : rn_err_message(err)) : NULL);
+        rn_write_string(w, rn_api_error_message(err, message));
         rn_write_i8(w, rs->type);
         rn_write_string(w, name ? name : "");
         int32_t shown = 0;
