@@ -48,11 +48,11 @@ bool rn_cluster_ready(rn_cluster *c, char *why, size_t whylen) {
 }
 int32_t rn_cluster_controller_id(rn_cluster *c) {
     int32_t leader = rn_quorum_leader(c->q);
-    if (leader >= 0) return leader;
-    /* No quorum leader known (a majority of voters down, or an election): name this broker,
-     * so an admin client sends its request here and gets NOT_CONTROLLER with a sentence
-     * saying why, instead of waiting for a controller until its own timeout. */
-    return c->learned_controller >= 0 ? c->learned_controller : c->o.node_id;
+    /* No quorum leader known (a majority of voters down, or an election): -1, so clients
+     * wait for one and ask Metadata again. Naming this broker instead made librdkafka keep
+     * it as the controller after the quorum came back, and CreateTopics answered
+     * NOT_CONTROLLER until the client's next periodic refresh (minutes). */
+    return leader >= 0 ? leader : c->learned_controller;
 }
 
 const char *rn_cluster_not_controller_message(rn_cluster *c, char *buf, size_t len) {

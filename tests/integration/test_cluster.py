@@ -57,6 +57,10 @@ def create_topic(c, name, partitions, rf=3, config=None, timeout=60):
                 break  # an earlier try got through after all
             if code != KafkaError.NOT_CONTROLLER or time.time() > deadline:
                 raise
+            # librdkafka keeps the controller it learned until its periodic metadata
+            # refresh (minutes), and runnel does not forward admin requests to the
+            # controller yet (Kafka's KIP-590): a new client asks Metadata afresh.
+            c._admin = None
             time.sleep(0.3)
     return c.wait_partitions(name, partitions, isr_size=rf)
 
