@@ -6,6 +6,10 @@
  * Subscribes TOPIC in GROUP and prints, line by line (flushed, so a test can read them
  * while it runs and after a kill -9):
  *   OWNED <topic:partition,...>   the whole assignment after every rebalance event
+ *   LOST                          before the OWNED of a revocation librdkafka made because
+ *                                 it considers the assignment lost (an error such as a
+ *                                 commit's ILLEGAL_GENERATION), not because the group
+ *                                 asked for the partitions
  *   MSG <topic> <partition> <offset> <key> <value>
  *   DONE <count>
  * Each record is printed first and committed after (--commit=sync, the default: at least
@@ -53,6 +57,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, parts);
         }
     } else {
+        if (rd_kafka_assignment_lost(rk)) {
+            printf("LOST\n");
+            fflush(stdout);
+        }
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
             if (e) die("incremental_unassign", rd_kafka_error_string(e));

@@ -56,6 +56,22 @@ class Consumer:
         return [tuple(sorted(int(tp.rsplit(":", 1)[1]) for tp in line[6:].split(",") if tp))
                 for line in self.lines() if line.startswith("OWNED")]
 
+    def owned_segments(self):
+        """owned_history cut at each LOST: [[assignment, ...], ...]; the revocation that
+        follows a LOST is left out (librdkafka dropped the partitions itself)."""
+        segments, lost = [[]], False
+        for line in self.lines():
+            if line == "LOST":
+                lost = True
+            elif line.startswith("OWNED"):
+                owned = tuple(sorted(int(tp.rsplit(":", 1)[1]) for tp in line[6:].split(",") if tp))
+                if lost:
+                    segments.append([])
+                    lost = False
+                else:
+                    segments[-1].append(owned)
+        return segments
+
     def owned(self):
         h = self.owned_history()
         return h[-1] if h else None
@@ -231,13 +247,20 @@ def test_cooperative_sticky_members_join_and_leave(broker_factory):
         assert assert_complete(records, 4, 200) <= 10
         # Cooperative: a member keeps what it owns while others join and leave; it never
         # gives everything back and starts over (eager would show an empty assignment).
-        hist = first.owned_history()
-        while hist and hist[-1] == ():  # its own close
-            hist.pop()
-        start = hist.index((0, 1, 2, 3))
-        assert all(h for h in hist[start:]), hist
-        for a, b in zip(hist[start:], hist[start + 1:]):
-            assert set(a) <= set(b) or set(b) <= set(a), hist
+        # Except when librdkafka itself declares its assignment lost: a sync commit it
+        # pipelined behind its JoinGroup carries the previous generation once the join
+        # completes, gets ILLEGAL_GENERATION (as from Kafka, which reads a connection's
+        # requests one at a time), and librdkafka 2.0.2 drops everything and rejoins. The
+        # history is checked between such losses, and at most one is allowed.
+        segments = first.owned_segments()
+        assert len(segments) <= 2, segments
+        for n, hist in enumerate(segments):
+            while hist and hist[-1] == ():  # its own close
+                hist.pop()
+            start = hist.index((0, 1, 2, 3)) if n == 0 else 0
+            assert all(h for h in hist[start:]), segments
+            for a, b in zip(hist[start:], hist[start + 1:]):
+                assert set(a) <= set(b) or set(b) <= set(a), segments
     finally:
         for c in (first, second, third):
             if c:
