@@ -1080,7 +1080,9 @@ void rn_group_listings_free(rn_group_listing *l, int n) {
 
 /* ---- persistence ---------------------------------------------------------------------- */
 
-rn_err rn_group_persist(rn_coordinator *c, rn_group *g) {
+rn_err rn_group_persist(rn_coordinator *c, rn_group *g) { return rn_group_write(c, g, true); }
+
+rn_err rn_group_write(rn_coordinator *c, rn_group *g, bool observed) {
     rn_group_record r = {
         .protocol_type = g->protocol_type,
         .protocol_name = g->protocol_name,
@@ -1125,6 +1127,7 @@ rn_err rn_group_persist(rn_coordinator *c, rn_group *g) {
     rn_store_batch_put(b, c->store, RN_CF_GROUPS, key, kl, val, vlen);
     err = rn_store_write(c->store, b, false);
     rn_store_batch_free(b);
+    if (!err && observed && c->observer) c->observer(c->observer_ctx, g->group_id, val, vlen);
     free(val);
     return err;
 }
@@ -1206,6 +1209,43 @@ static rn_err load_groups(rn_coordinator *c) {
     }
     if (!err) err = rn_store_iter_status(it);
     rn_store_iter_free(it);
+    return err;
+}
+
+void rn_coordinator_observe(rn_coordinator *c, rn_group_observer fn, void *ctx) {
+    pthread_mutex_lock(&c->lock);
+    c->observer = fn;
+    c->observer_ctx = ctx;
+    pthread_mutex_unlock(&c->lock);
+}
+
+rn_err rn_coordinator_restore_group(rn_coordinator *c, const char *group_id,
+                                    const uint8_t *record, size_t len) {
+    if (!group_id[0] || strlen(group_id) > RN_GROUP_ID_MAX) return RN_KAFKA_INVALID_GROUP_ID;
+    rn_store_batch *b = rn_store_batch_new();
+    if (!b) return RN_ERR_NOMEM;
+    uint8_t key[RN_GROUP_KEY_MAX];
+    size_t kl = rn_group_key(key, group_id);
+    pthread_mutex_lock(&c->lock);
+    rn_group *g = rn_group_find(c, group_id);
+    rn_err err = RN_KAFKA_NONE;
+    for (int i = 0; g && i < g->nmembers; i++)
+        if (g->members[i]->join_waiter || g->members[i]->sync_waiter)
+            err = RN_KAFKA_REBALANCE_IN_PROGRESS;
+    if (!err) {
+        if (record)
+            rn_store_batch_put(b, c->store, RN_CF_GROUPS, key, kl, record, len);
+        else
+            rn_group_delete_records(c, b, group_id);
+        err = rn_store_write(c->store, b, false);
+    }
+    if (!err) {
+        if (g) rn_group_remove(c, g);
+        if (record) err = group_load(c, group_id, record, len);
+        pthread_cond_signal(&c->wake); /* the members' sessions run from now */
+    }
+    pthread_mutex_unlock(&c->lock);
+    rn_store_batch_free(b);
     return err;
 }
 

@@ -225,6 +225,29 @@ void rn_coordinator_topic_deleted(rn_coordinator *c, const char *topic);
  * coordinator's thread does this on its own; tests call it to step time. */
 void rn_coordinator_tick(rn_coordinator *c, int64_t now_ms);
 
+/* ---- following another coordinator (a cluster's __consumer_offsets) --------------- */
+
+/* Called after a group's record was written (record, len: the group_store.h encoding) or
+ * after the group was deleted with its offsets (record NULL), with the coordinator's lock
+ * held: it must copy what it keeps and return at once (a cluster queues it for its
+ * __consumer_offsets partition). */
+typedef void (*rn_group_observer)(void *ctx, const char *group_id, const uint8_t *record,
+                                  size_t len);
+/* Set the observer (NULL: none). Before traffic starts. */
+void rn_coordinator_observe(rn_coordinator *c, rn_group_observer fn, void *ctx);
+/* A group as another coordinator left it: its record (NULL: deleted, with its offsets)
+ * replaces this coordinator's group of that id, in memory and in the store; members get
+ * fresh sessions. A group with a JoinGroup or SyncGroup parked here keeps its state
+ * (RN_KAFKA_REBALANCE_IN_PROGRESS). The observer is not called. */
+rn_err rn_coordinator_restore_group(rn_coordinator *c, const char *group_id,
+                                    const uint8_t *record, size_t len);
+
+/* Commits another coordinator accepted: stored as they are, without the group checks
+ * (the group is created Empty if this coordinator has none). Entries get their error as
+ * in rn_coordinator_commit. Not synced: the log they come from is the durable copy. */
+rn_err rn_coordinator_restore_commits(rn_coordinator *c, const char *group_id,
+                                      rn_offset_commit *entries, int n);
+
 /* ---- life cycle (the engine's) ---------------------------------------------------- */
 
 /* Load groups and offsets from the store; start the timer thread when thread is true. */

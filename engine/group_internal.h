@@ -74,6 +74,8 @@ struct rn_coordinator {
     int64_t tick_now;             /* inside a tick: its time (monotonic ms), else 0 */
     pthread_t thread;
     bool thread_running, stopping;
+    rn_group_observer observer; /* NULL: none */
+    void *observer_ctx;
 };
 
 int64_t rn_group_now_ms(void);  /* monotonic */
@@ -86,8 +88,12 @@ rn_group *rn_group_find(rn_coordinator *c, const char *id);
 rn_group *rn_group_get_or_create(rn_coordinator *c, const char *id);
 /* Drop a group from the registry and free it (it must have no members). */
 void rn_group_remove(rn_coordinator *c, rn_group *g);
-/* Write the group's record (Empty or Stable groups), not synced. */
+/* Write the group's record (Empty or Stable groups), not synced; the observer sees it. */
 rn_err rn_group_persist(rn_coordinator *c, rn_group *g);
+/* The same; observed false keeps it from the observer (restoring another's state). */
+rn_err rn_group_write(rn_coordinator *c, rn_group *g, bool observed);
+/* Add the removal of the group's record and all its offsets to b. */
+void rn_group_delete_records(rn_coordinator *c, rn_store_batch *b, const char *group_id);
 /* Whether any member of a consumer-protocol group subscribes to topic. */
 bool rn_group_subscribed(const rn_group *g, const char *topic);
 /* NONE, UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID (a static member must present its

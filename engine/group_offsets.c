@@ -28,11 +28,8 @@ static rn_err validate_commit(rn_group *g, int32_t generation_id, const char *me
     return RN_KAFKA_NONE;
 }
 
-rn_err rn_coordinator_commit(rn_coordinator *c, const char *group_id, int32_t generation_id,
-                             const char *member_id, const char *group_instance_id,
-                             rn_offset_commit *entries, int n) {
-    if (!group_id[0] || strlen(group_id) > RN_GROUP_ID_MAX) return RN_KAFKA_INVALID_GROUP_ID;
-    /* Per-partition checks need no group state: done before the lock. */
+/* Per-partition checks: they need no group state (done before the lock). */
+static void check_entries(rn_coordinator *c, rn_offset_commit *entries, int n) {
     for (int i = 0; i < n; i++) {
         rn_offset_commit *e = &entries[i];
         e->error = RN_KAFKA_NONE;
@@ -41,40 +38,66 @@ rn_err rn_coordinator_commit(rn_coordinator *c, const char *group_id, int32_t ge
         else if (!rn_engine_partition(c->engine, e->topic, e->partition, &e->error))
             e->error = RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
     }
+}
+
+/* Write the entries without an error, with the lock held. */
+static rn_err write_commits(rn_coordinator *c, rn_store_batch *b, const char *group_id,
+                            const rn_offset_commit *entries, int n) {
+    int64_t now = rn_group_wall_ms();
+    int puts = 0;
+    for (int i = 0; i < n; i++) {
+        const rn_offset_commit *e = &entries[i];
+        if (e->error) continue;
+        uint8_t key[RN_GROUP_KEY_MAX], val[32 + 0xFFFF];
+        size_t kl = rn_offset_key(key, group_id, e->topic, e->partition);
+        size_t vl = rn_offset_value_encode(val, sizeof val, e->offset, e->leader_epoch, now,
+                                           e->metadata);
+        rn_store_batch_put(b, c->store, RN_CF_GROUPS, key, kl, val, vl);
+        puts++;
+    }
+    return puts ? rn_store_write(c->store, b, false) : RN_KAFKA_NONE;
+}
+
+/* OffsetCommit, or (restore) commits another coordinator accepted: stored as they are,
+ * without the group checks, unobserved and unsynced. */
+static rn_err commit(rn_coordinator *c, const char *group_id, int32_t generation_id,
+                     const char *member_id, const char *group_instance_id,
+                     rn_offset_commit *entries, int n, bool restore) {
+    if (!group_id[0] || strlen(group_id) > RN_GROUP_ID_MAX) return RN_KAFKA_INVALID_GROUP_ID;
+    check_entries(c, entries, n);
     rn_store_batch *b = rn_store_batch_new();
     if (!b) return RN_ERR_NOMEM;
     pthread_mutex_lock(&c->lock);
     rn_err err = RN_KAFKA_NONE;
     rn_group *g = rn_group_find(c, group_id);
-    if (!g && generation_id < 0) {
+    if (!g && (generation_id < 0 || restore)) {
         /* A consumer that assigns its own partitions: the group exists from now on. */
         g = rn_group_get_or_create(c, group_id);
         if (!g) err = RN_ERR_NOMEM;
-        else err = rn_group_persist(c, g);
+        else err = rn_group_write(c, g, !restore);
     } else if (!g) {
         err = RN_KAFKA_ILLEGAL_GENERATION;
     }
-    if (!err) err = validate_commit(g, generation_id, member_id, group_instance_id);
+    if (!err && !restore) err = validate_commit(g, generation_id, member_id, group_instance_id);
     if (!err) {
         if (member_id[0]) rn_group_touch_member(g, member_id); /* a commit is a heartbeat */
-        int64_t now = rn_group_wall_ms();
-        int puts = 0;
-        for (int i = 0; i < n; i++) {
-            rn_offset_commit *e = &entries[i];
-            if (e->error) continue;
-            uint8_t key[RN_GROUP_KEY_MAX], val[32 + 0xFFFF];
-            size_t kl = rn_offset_key(key, group_id, e->topic, e->partition);
-            size_t vl = rn_offset_value_encode(val, sizeof val, e->offset, e->leader_epoch, now,
-                                               e->metadata);
-            rn_store_batch_put(b, c->store, RN_CF_GROUPS, key, kl, val, vl);
-            puts++;
-        }
-        if (puts) err = rn_store_write(c->store, b, false);
+        err = write_commits(c, b, group_id, entries, n);
     }
     pthread_mutex_unlock(&c->lock);
     rn_store_batch_free(b);
-    if (!err && c->flush_sync) err = rn_store_sync_wal(c->store);
+    if (!err && !restore && c->flush_sync) err = rn_store_sync_wal(c->store);
     return err;
+}
+
+rn_err rn_coordinator_commit(rn_coordinator *c, const char *group_id, int32_t generation_id,
+                             const char *member_id, const char *group_instance_id,
+                             rn_offset_commit *entries, int n) {
+    return commit(c, group_id, generation_id, member_id, group_instance_id, entries, n, false);
+}
+
+rn_err rn_coordinator_restore_commits(rn_coordinator *c, const char *group_id,
+                                      rn_offset_commit *entries, int n) {
+    return commit(c, group_id, -1, "", NULL, entries, n, true);
 }
 
 static rn_err offset_from_value(const uint8_t *v, size_t vl, rn_committed_offset *out) {
@@ -239,7 +262,7 @@ rn_err rn_coordinator_delete_offsets(rn_coordinator *c, const char *group_id,
 }
 
 /* Add the removal of the group's record and all its offsets to b. */
-static void delete_group_records(rn_coordinator *c, rn_store_batch *b, const char *group_id) {
+void rn_group_delete_records(rn_coordinator *c, rn_store_batch *b, const char *group_id) {
     uint8_t key[RN_GROUP_KEY_MAX], lo[RN_GROUP_KEY_MAX], hi[RN_GROUP_KEY_MAX];
     size_t kl = rn_group_key(key, group_id);
     rn_store_batch_delete(b, c->store, RN_CF_GROUPS, key, kl);
@@ -259,11 +282,12 @@ rn_err rn_coordinator_delete_group(rn_coordinator *c, const char *group_id) {
     else if (g->state != RN_GROUP_EMPTY || g->nmembers > 0 || g->npending > 0)
         err = RN_KAFKA_NON_EMPTY_GROUP;
     if (!err) {
-        delete_group_records(c, b, group_id);
+        rn_group_delete_records(c, b, group_id);
         err = rn_store_write(c->store, b, false);
     }
     if (!err) {
         rn_log_info("group %s: deleted", group_id);
+        if (c->observer) c->observer(c->observer_ctx, group_id, NULL, 0);
         rn_group_remove(c, g);
     }
     pthread_mutex_unlock(&c->lock);
@@ -339,7 +363,7 @@ void rn_group_expire_offsets(rn_coordinator *c, int64_t wall_now) {
         for_each_offset(c, g->group_id, sweep_one, &sc);
         bool dead = consumer_empty && sc.kept == 0 &&
                     g->state_timestamp + c->opts.offsets_retention_ms <= wall_now;
-        if (dead) delete_group_records(c, b, g->group_id);
+        if (dead) rn_group_delete_records(c, b, g->group_id);
         if ((sc.expired || dead) && rn_store_write(c->store, b, false) == 0) {
             if (sc.expired)
                 rn_log_info("group %s: %lld committed offsets expired (offsets.retention.minutes)",
@@ -347,6 +371,7 @@ void rn_group_expire_offsets(rn_coordinator *c, int64_t wall_now) {
             if (dead) {
                 rn_log_info("group %s: empty with no offsets left, removed", g->group_id);
                 g->state = RN_GROUP_DEAD;
+                if (c->observer) c->observer(c->observer_ctx, g->group_id, NULL, 0);
                 rn_group_remove(c, g);
                 rn_store_batch_free(b);
                 continue;

@@ -136,7 +136,7 @@ enum rn_api_result rn_api_alter_partition(rn_request *req) {
         st->err = RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
     else if (!rn_controller_cluster(req) || rn_controller_elsewhere(req))
         st->err = RN_KAFKA_NOT_CONTROLLER;
-    if (st->err) return rn_controller_propose(req, NULL, 0, 0, write_response, st);
+    if (st->err) return rn_controller_propose_committed(req, NULL, 0, 0, write_response, st);
 
     rn_md_record *records = nrecords > 0 ? rn_arena_calloc(&req->arena, (size_t)nrecords,
                                                            sizeof *records)
@@ -163,7 +163,7 @@ enum rn_api_result rn_api_alter_partition(rn_request *req) {
         }
     }
     rn_md_read_unlock(md);
-    return rn_controller_propose(req, records, n, RN_CONTROLLER_TIMEOUT_MS, write_response, st);
+    return rn_controller_propose_committed(req, records, n, RN_CONTROLLER_TIMEOUT_MS, write_response, st);
 err_parse:
     return rn_api_malformed(req);
 }

@@ -26,8 +26,8 @@ enum rn_api_result rn_api_broker_heartbeat(rn_request *req) {
     else if (!c)
         err = RN_KAFKA_NOT_CONTROLLER;
     else /* a broker shutting down is fenced first (its leaderships move), then told to go */
-        err = rn_cluster_broker_heartbeat(c, broker_id, broker_epoch, want_fence || want_shut_down,
-                                          &is_fenced);
+        err = rn_cluster_broker_heartbeat(c, broker_id, broker_epoch, current_metadata_offset,
+                                          want_fence || want_shut_down, &is_fenced);
 
     rn_writer *w = &req->resp;
     rn_write_i32(w, 0); /* throttle_time_ms */

@@ -13,7 +13,11 @@
 
 #include "conn.h"
 
-#define RN_CONTROLLER_PROPAGATION_MS 150
+/* An admin change is answered once every live broker follows it, polled this often, and
+ * at the latest this long after the commit (a broker that stops answering meanwhile is
+ * not waited for: its heartbeats stop and the controller fences it). */
+#define RN_CONTROLLER_PROPAGATION_POLL_MS 5
+#define RN_CONTROLLER_PROPAGATION_MAX_MS 3000
 
 typedef struct {
     pthread_mutex_t lock;
@@ -26,6 +30,9 @@ typedef struct {
     char msg[256];
     bool has_msg;
     int64_t broker_epoch; /* rn_cluster_register_broker writes it before done */
+    rn_cluster *cluster;  /* NULL: answer at the commit; else once every broker follows */
+    uint64_t index;       /* the image's applied index at the commit */
+    int64_t give_up_ms;   /* when the answer leaves whoever still lags */
 } controller_call;
 
 static void call_unref(controller_call *call) {
@@ -44,12 +51,13 @@ static void call_done(void *ctx, rn_err err, const char *msg) {
     call->err = err;
     call->has_msg = msg && msg[0];
     if (call->has_msg) snprintf(call->msg, sizeof call->msg, "%s", msg);
-    if (call->wake && err == RN_KAFKA_NONE) {
+    if (call->wake && err == RN_KAFKA_NONE && call->cluster) {
         /* Committed: the other brokers apply it when the quorum's next heartbeat tells them
-         * the commit (within controller.quorum's heartbeat, 100 ms). Answering after that
-         * lets a client that asks another broker next (Metadata, DescribeConfigs) see its
-         * own change, as it does on a single broker. */
-        struct timeval tv = {0, RN_CONTROLLER_PROPAGATION_MS * 1000};
+         * the commit. Answering once they follow it lets a client that asks another broker
+         * next (Metadata, DescribeConfigs) see its own change, as on a single broker. */
+        call->index = rn_cluster_applied_index(call->cluster);
+        call->give_up_ms = rn_cluster_now_ms() + RN_CONTROLLER_PROPAGATION_MAX_MS;
+        struct timeval tv = {0, RN_CONTROLLER_PROPAGATION_POLL_MS * 1000};
         event_add(call->wake, &tv);
     } else if (call->wake) {
         event_active(call->wake, EV_READ, 0);
@@ -63,6 +71,13 @@ static void call_wake_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     controller_call *call = arg;
     pthread_mutex_lock(&call->lock);
+    if (call->err == RN_KAFKA_NONE && call->cluster && rn_cluster_now_ms() < call->give_up_ms &&
+        !rn_cluster_applied_everywhere(call->cluster, call->index)) {
+        struct timeval tv = {0, RN_CONTROLLER_PROPAGATION_POLL_MS * 1000};
+        event_add(call->wake, &tv);
+        pthread_mutex_unlock(&call->lock);
+        return;
+    }
     rn_controller_result res = {.err = call->err, .msg = call->has_msg ? call->msg : NULL,
                                 .broker_epoch = call->broker_epoch};
     event_free(call->wake);
@@ -138,15 +153,28 @@ int rn_controller_timeout(int32_t timeout_ms) {
     return timeout_ms > 0 ? timeout_ms : RN_CONTROLLER_TIMEOUT_MS;
 }
 
-enum rn_api_result rn_controller_propose(rn_request *req, const rn_md_record *records, int n,
-                                         int timeout_ms, rn_controller_answer answer, void *ctx) {
+static enum rn_api_result propose(rn_request *req, const rn_md_record *records, int n,
+                                  int timeout_ms, bool everywhere, rn_controller_answer answer,
+                                  void *ctx) {
     rn_cluster *c = rn_controller_cluster(req);
     if (n == 0) return answer_now(req, answer, ctx, RN_KAFKA_NONE);
     if (!c) return answer_now(req, answer, ctx, RN_KAFKA_NOT_CONTROLLER);
     controller_call *call = call_park(req, answer, ctx);
     if (!call) return answer_now(req, answer, ctx, RN_ERR_NOMEM);
+    call->cluster = everywhere ? c : NULL;
     rn_cluster_propose(c, records, n, timeout_ms, call_done, call);
     return RN_API_DEFERRED;
+}
+
+enum rn_api_result rn_controller_propose(rn_request *req, const rn_md_record *records, int n,
+                                         int timeout_ms, rn_controller_answer answer, void *ctx) {
+    return propose(req, records, n, timeout_ms, true, answer, ctx);
+}
+
+enum rn_api_result rn_controller_propose_committed(rn_request *req, const rn_md_record *records,
+                                                   int n, int timeout_ms,
+                                                   rn_controller_answer answer, void *ctx) {
+    return propose(req, records, n, timeout_ms, false, answer, ctx);
 }
 
 enum rn_api_result rn_controller_register_broker(rn_request *req, int32_t id, const char *host,

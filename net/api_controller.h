@@ -51,9 +51,17 @@ int rn_controller_timeout(int32_t timeout_ms);
 
 /* Propose one entry of n records (encoded at once: the records' memory is the caller's
  * and need only last the call) and answer when done: returns RN_API_DEFERRED. n == 0
- * proposes nothing and answers now with err 0: returns RN_API_DONE. */
+ * proposes nothing and answers now with err 0: returns RN_API_DONE.
+ * An admin change is answered once every live broker follows the committed image
+ * (rn_cluster_applied_everywhere; at most 3 s after the commit), so the client's next
+ * request, to any broker, sees it. */
 enum rn_api_result rn_controller_propose(rn_request *req, const rn_md_record *records, int n,
                                          int timeout_ms, rn_controller_answer answer, void *ctx);
+/* The same, answered at the commit: the controller's own RPCs (AlterPartition), whose
+ * sender acts on its own image. */
+enum rn_api_result rn_controller_propose_committed(rn_request *req, const rn_md_record *records,
+                                                   int n, int timeout_ms,
+                                                   rn_controller_answer answer, void *ctx);
 /* rn_cluster_register_broker for BrokerRegistration; the answer carries the epoch. */
 enum rn_api_result rn_controller_register_broker(rn_request *req, int32_t id, const char *host,
                                                  int port, const char *raft_host, int raft_port,

@@ -163,8 +163,9 @@ rn_err rn_cluster_coordinator_of(rn_cluster *c, const char *group, int32_t *node
     return err ? RN_KAFKA_COORDINATOR_NOT_AVAILABLE : RN_KAFKA_NONE;
 }
 
-void rn_cluster_replicate_commits(rn_cluster *c, const char *group, const rn_offset_commit *entries,
-                                  int n) {
+/* The __consumer_offsets partition that holds group's commits and record, when this
+ * broker leads it (NULL otherwise: the coordinator moved, or is not loaded yet). */
+static rn_partition *offsets_partition_led(rn_cluster *c, const char *group) {
     rn_md_read_lock(c->md);
     const rn_md_topic *t = rn_md_topic(c->md, RN_OFFSETS_TOPIC);
     int32_t index = t && t->npart > 0 ? offsets_partition_for(group, t->npart) : -1;
@@ -172,17 +173,45 @@ void rn_cluster_replicate_commits(rn_cluster *c, const char *group, const rn_off
     rn_err err;
     rn_partition *p = index >= 0 ? rn_engine_partition(c->o.engine, RN_OFFSETS_TOPIC, index, &err)
                                  : NULL;
-    if (!p || n <= 0) return;
+    rn_partition_replication rep;
+    if (p) rn_partition_replication_get(p, &rep);
+    return p && rep.role == RN_ROLE_LEADER ? p : NULL;
+}
+
+/* Append records to p as one batch (cap bounds its size). Not awaited: what they say is
+ * durable in this coordinator's store already; this copy is for the next coordinator,
+ * and reaches the followers within a fetch. */
+static void offsets_append(rn_partition *p, const char *group, const rn_record *recs, int n,
+                           size_t cap) {
+    uint8_t *batch = malloc(cap);
+    size_t len = batch && n > 0 ? rn_batch_build(batch, cap, 0, recs, n, -1, -1, -1) : 0;
+    rn_append_result res;
+    rn_err err;
+    if (len > 0 && (err = rn_partition_append_nowait(p, batch, len, &res)) != 0)
+        rn_log_warn("cluster: group %s: not replicated: %s", group, rn_err_name(err));
+    else if (len == 0 && n > 0)
+        rn_log_warn("cluster: group %s: not replicated: out of memory", group);
+    free(batch);
+}
+
+static int64_t wall_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void rn_cluster_replicate_commits(rn_cluster *c, const char *group, const rn_offset_commit *entries,
+                                  int n) {
+    rn_partition *p = n > 0 ? offsets_partition_led(c, group) : NULL;
+    if (!p) return;
     size_t glen = strlen(group), cap = 256;
     for (int i = 0; i < n; i++)
         cap += 64 + glen + strlen(entries[i].topic) +
                (entries[i].metadata ? strlen(entries[i].metadata) : 0);
     rn_record *recs = calloc((size_t)n, sizeof *recs);
-    uint8_t *keys = malloc(cap), *batch = malloc(cap * 2);
-    if (!recs || !keys || !batch) goto out;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t ts = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    uint8_t *keys = malloc(cap);
+    if (!recs || !keys) goto out;
+    int64_t ts = wall_ms();
     uint8_t *at = keys;
     int nrec = 0;
     for (int i = 0; i < n; i++) {
@@ -207,16 +236,75 @@ void rn_cluster_replicate_commits(rn_cluster *c, const char *group, const rn_off
         recs[nrec++] = (rn_record){.timestamp = ts, .key = key, .key_len = (int32_t)(value - key),
                                    .value = value, .value_len = (int32_t)(at - value)};
     }
-    size_t len = nrec ? rn_batch_build(batch, cap * 2, 0, recs, nrec, -1, -1, -1) : 0;
-    rn_append_result res;
-    /* Not awaited: the commit is durable in this coordinator's store already; this copy
-     * is for the next coordinator, and reaches the followers within a fetch. */
-    if (len > 0 && (err = rn_partition_append_nowait(p, batch, len, &res)) != 0)
-        rn_log_warn("cluster: group %s: commit not replicated: %s", group, rn_err_name(err));
+    offsets_append(p, group, recs, nrec, cap * 2);
 out:
     free(recs);
     free(keys);
-    free(batch);
+}
+
+/* A group record (group_store.h's encoding) or a group's deletion, queued by the
+ * coordinator for __consumer_offsets:
+ *   key   = "g" 0 | group          value = the record, or null: deleted with its offsets */
+typedef struct rn_group_change {
+    struct rn_group_change *next;
+    uint8_t *record; /* NULL: deleted */
+    size_t len;
+    char group[];
+} rn_group_change;
+
+/* The coordinator's observer: under its lock, so only a copy and a wake-up here. */
+static void group_changed(void *ctx, const char *group, const uint8_t *record, size_t len) {
+    rn_cluster *c = ctx;
+    size_t glen = strlen(group);
+    rn_group_change *ch = malloc(sizeof *ch + glen + 1);
+    uint8_t *copy = record ? malloc(len ? len : 1) : NULL;
+    if (!ch || (record && !copy)) {
+        free(ch);
+        free(copy);
+        rn_log_warn("cluster: group %s: not replicated: out of memory", group);
+        return;
+    }
+    if (record) memcpy(copy, record, len);
+    *ch = (rn_group_change){.record = copy, .len = len};
+    memcpy(ch->group, group, glen + 1);
+    pthread_mutex_lock(&c->groups_lock);
+    *c->changes_tail = ch;
+    c->changes_tail = &ch->next;
+    pthread_mutex_unlock(&c->groups_lock);
+    event_active(c->groups_ev, EV_READ, 0);
+}
+
+static rn_group_change *take_group_changes(rn_cluster *c) {
+    pthread_mutex_lock(&c->groups_lock);
+    rn_group_change *all = c->changes;
+    c->changes = NULL;
+    c->changes_tail = &c->changes;
+    pthread_mutex_unlock(&c->groups_lock);
+    return all;
+}
+
+static void group_changes_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rn_cluster *c = arg;
+    for (rn_group_change *ch = take_group_changes(c), *next; ch; ch = next) {
+        next = ch->next;
+        rn_partition *p = offsets_partition_led(c, ch->group);
+        size_t glen = strlen(ch->group);
+        uint8_t *key = malloc(2 + glen);
+        if (p && key) {
+            key[0] = 'g';
+            key[1] = 0;
+            memcpy(key + 2, ch->group, glen);
+            rn_record rec = {.timestamp = wall_ms(), .key = key, .key_len = (int32_t)(2 + glen),
+                             .value = ch->record,
+                             .value_len = ch->record ? (int32_t)ch->len : -1};
+            offsets_append(p, ch->group, &rec, 1, 2 * (ch->len + glen) + 256);
+        }
+        free(key);
+        free(ch->record);
+        free(ch);
+    }
 }
 
 /* ---- talking to the controller ------------------------------------------------------- */
@@ -401,10 +489,23 @@ static void send_registration(rn_cluster *c, rn_peer *p) {
              &c->rpc_in_flight);
 }
 
+static void controller_rpcs(rn_cluster *c, int64_t now);
+
+/* The engine follows a newer image than the controller last heard: say so now, not at
+ * the next heartbeat, since an admin change is answered once every live broker follows
+ * it (rn_cluster_applied_everywhere). */
+static void report_progress(rn_cluster *c) {
+    if (atomic_load(&c->broker_epoch) < 0 || atomic_load(&c->reconciled_index) <= c->reported_index)
+        return;
+    c->next_heartbeat_ms = 0;
+    controller_rpcs(c, rn_cluster_now_ms());
+}
+
 static void heartbeat_answered(void *ctx, rn_err err, rn_reader *r) {
     rn_cluster *c = ctx;
     c->rpc_in_flight = false;
     if (err) return;
+    report_progress(c);
     int32_t throttle;
     int16_t code;
     if (rn_read_i32(r, &throttle) || rn_read_i16(r, &code)) return;
@@ -421,9 +522,8 @@ static void send_heartbeat(rn_cluster *c, rn_peer *p) {
     rn_writer_init(&w, 64, true);
     rn_write_i32(&w, c->o.node_id);
     rn_write_i64(&w, atomic_load(&c->broker_epoch));
-    rn_md_read_lock(c->md);
-    rn_write_i64(&w, (int64_t)rn_md_applied_index(c->md));
-    rn_md_read_unlock(c->md);
+    c->reported_index = atomic_load(&c->reconciled_index);
+    rn_write_i64(&w, (int64_t)c->reported_index); /* current_metadata_offset */
     rn_write_bool(&w, false); /* want_fence */
     rn_write_bool(&w, false); /* want_shut_down */
     rn_write_tags(&w);
@@ -527,9 +627,25 @@ static void check_isr(rn_cluster *c, int64_t now) {
  *   value = offset BE64 | leader_epoch BE32 | metadata (rest) */
 typedef struct {
     rn_coordinator *coord;
-    int64_t loaded;
+    int64_t loaded, groups;
     int64_t next; /* the offset after the last batch seen */
 } offsets_load;
+
+/* A group record: the group as its last coordinator left it (or deleted). */
+static void load_group(offsets_load *ol, const rn_record *rec) {
+    size_t glen = (size_t)rec->key_len - 2;
+    if (memchr(rec->key + 2, 0, glen)) return;
+    char *group = strndup((const char *)rec->key + 2, glen);
+    if (!group) return;
+    rn_err err = rn_coordinator_restore_group(ol->coord, group, rec->value,
+                                              rec->value ? (size_t)rec->value_len : 0);
+    if (err)
+        rn_log_warn("cluster: group %s: its record from %s not loaded: %s", group,
+                    RN_OFFSETS_TOPIC, rn_err_name(err));
+    else
+        ol->groups++;
+    free(group);
+}
 
 static int offsets_sink(void *ctx, const uint8_t *batch, size_t len) {
     offsets_load *ol = ctx;
@@ -540,6 +656,10 @@ static int offsets_sink(void *ctx, const uint8_t *batch, size_t len) {
     if (rn_batch_records_open(batch, len, RN_BATCH_MAX_DECOMPRESSED, &it) != 0) return 0;
     rn_record rec;
     while (rn_batch_records_next(it, &rec) == 1) {
+        if (rec.key_len > 2 && rec.key && rec.key[0] == 'g' && rec.key[1] == 0) {
+            load_group(ol, &rec);
+            continue;
+        }
         if (rec.key_len < 8 || !rec.key || rec.key[0] != 'o' || rec.value_len < 12) continue;
         const char *group = (const char *)rec.key + 2;
         size_t glen = strnlen(group, (size_t)rec.key_len - 2);
@@ -558,7 +678,8 @@ static int offsets_sink(void *ctx, const uint8_t *batch, size_t len) {
                                .offset = (int64_t)rn_be64(rec.value),
                                .leader_epoch = (int32_t)rn_be32(rec.value + 8),
                                .metadata = meta};
-        if (rn_coordinator_commit(ol->coord, group, -1, "", NULL, &oc, 1) == RN_KAFKA_NONE)
+        if (rn_coordinator_restore_commits(ol->coord, group, &oc, 1) == RN_KAFKA_NONE &&
+            !oc.error)
             ol->loaded++;
         free(meta);
     }
@@ -571,7 +692,7 @@ static int offsets_sink(void *ctx, const uint8_t *batch, size_t len) {
 static void load_offsets(rn_cluster *c, rn_partition *p, int32_t index) {
     rn_partition_offsets off;
     if (rn_partition_offsets_get(p, &off) != 0) return;
-    offsets_load ol = {rn_engine_coordinator(c->o.engine), 0, off.log_start_offset};
+    offsets_load ol = {rn_engine_coordinator(c->o.engine), 0, 0, off.log_start_offset};
     while (ol.next < off.log_end_offset) {
         int64_t at = ol.next;
         size_t bytes = 0;
@@ -579,8 +700,8 @@ static void load_offsets(rn_cluster *c, rn_partition *p, int32_t index) {
             ol.next <= at)
             break;
     }
-    rn_log_info("cluster: %s-%d led here: %lld committed offsets loaded", RN_OFFSETS_TOPIC, index,
-                (long long)ol.loaded);
+    rn_log_info("cluster: %s-%d led here: %lld committed offsets and %lld group records loaded",
+                RN_OFFSETS_TOPIC, index, (long long)ol.loaded, (long long)ol.groups);
 }
 
 static uint64_t configs_hash(const rn_md_topic *t) {
@@ -723,8 +844,9 @@ static void reconcile(rn_cluster *c) {
     if (rn_engine_topics(e, NULL, 0, &locals, &nlocal) != 0) return;
     rn_md_read_lock(c->md);
     /* Caught up: the image holds everything up to this broker's own registration. */
-    if (epoch < 0 || rn_md_applied_index(c->md) < (uint64_t)epoch ||
-        rn_md_version(c->md) == c->reconciled_version) {
+    uint64_t index = rn_md_applied_index(c->md);
+    if (epoch < 0 || index < (uint64_t)epoch || rn_md_version(c->md) == c->reconciled_version) {
+        if (epoch >= 0 && index >= (uint64_t)epoch) atomic_store(&c->reconciled_index, index);
         rn_md_read_unlock(c->md);
         rn_topic_meta_free(locals, nlocal);
         return;
@@ -765,6 +887,7 @@ static void reconcile(rn_cluster *c) {
     }
     rn_md_read_unlock(c->md);
     rn_topic_meta_free(locals, nlocal);
+    atomic_store(&c->reconciled_index, index);
     atomic_store(&c->caught_up, true);
 }
 
@@ -788,6 +911,7 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     reconcile(arg);
+    report_progress(arg);
 }
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg) {
@@ -919,7 +1043,10 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
     atomic_init(&c->broker_epoch, -1);
     atomic_init(&c->is_leader, false);
     atomic_init(&c->caught_up, false);
+    atomic_init(&c->reconciled_index, 0);
     pthread_mutex_init(&c->hb_lock, NULL);
+    pthread_mutex_init(&c->groups_lock, NULL);
+    c->changes_tail = &c->changes;
 
     int32_t ids[RN_CLUSTER_MAX_BROKERS];
     char (*addrs)[280] = calloc(RN_CLUSTER_MAX_BROKERS, 280);
@@ -955,8 +1082,10 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
     c->reconcile_ev = event_new(c->base, -1, 0, reconcile_cb, c);
     c->stop_ev = event_new(c->base, -1, 0, stop_cb, c);
     c->tick_ev = event_new(c->base, -1, EV_PERSIST, tick_cb, c);
+    c->groups_ev = event_new(c->base, -1, 0, group_changes_cb, c);
     c->fetcher = rn_replica_fetcher_new(c->base, o->node_id, 500);
-    if (!c->reconcile_ev || !c->stop_ev || !c->tick_ev || !c->fetcher) goto nomem;
+    if (!c->reconcile_ev || !c->stop_ev || !c->tick_ev || !c->groups_ev || !c->fetcher)
+        goto nomem;
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(c->tick_ev, &tv);
 
@@ -976,6 +1105,7 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
         c->q = NULL;
         goto nomem;
     }
+    rn_coordinator_observe(rn_engine_coordinator(o->engine), group_changed, c);
     rn_log_info("cluster: node %d in a quorum of %d voters (Raft at %s)", o->node_id, c->nvoters,
                 c->raft_listener);
     return c;
@@ -984,6 +1114,7 @@ nomem:
 fail:
     if (c->fetcher) rn_replica_fetcher_free(c->fetcher);
     if (c->tick_ev) event_free(c->tick_ev);
+    if (c->groups_ev) event_free(c->groups_ev);
     if (c->stop_ev) event_free(c->stop_ev);
     if (c->reconcile_ev) event_free(c->reconcile_ev);
     if (c->base) event_base_free(c->base);
@@ -994,12 +1125,14 @@ fail:
     free(c->raft_dir);
     free(c->host);
     pthread_mutex_destroy(&c->hb_lock);
+    pthread_mutex_destroy(&c->groups_lock);
     free(c);
     return NULL;
 }
 
 void rn_cluster_stop(rn_cluster *c) {
     if (!c) return;
+    rn_coordinator_observe(rn_engine_coordinator(c->o.engine), NULL, NULL);
     /* The quorum first: its callbacks wake the agent's loop, which must still exist. */
     rn_quorum_stop(c->q);
     event_active(c->stop_ev, EV_READ, 0);
@@ -1010,7 +1143,13 @@ void rn_cluster_stop(rn_cluster *c) {
     event_free(c->tick_ev);
     event_free(c->stop_ev);
     event_free(c->reconcile_ev);
+    event_free(c->groups_ev);
     event_base_free(c->base);
+    for (rn_group_change *ch = take_group_changes(c), *next; ch; ch = next) {
+        next = ch->next;
+        free(ch->record);
+        free(ch);
+    }
     rn_md_free(c->md);
     for (int i = 0; i < c->nhashes; i++) free(c->hashes[i].name);
     free(c->hashes);
@@ -1020,5 +1159,6 @@ void rn_cluster_stop(rn_cluster *c) {
     free(c->raft_dir);
     free(c->host);
     pthread_mutex_destroy(&c->hb_lock);
+    pthread_mutex_destroy(&c->groups_lock);
     free(c);
 }

@@ -102,7 +102,17 @@ void rn_cluster_register_broker(rn_cluster *c, int32_t id, const char *host, int
  * is fenced in the image now. RN_KAFKA_NOT_CONTROLLER, RN_KAFKA_STALE_BROKER_EPOCH,
  * RN_KAFKA_BROKER_NOT_AVAILABLE (not registered). */
 rn_err rn_cluster_broker_heartbeat(rn_cluster *c, int32_t id, int64_t broker_epoch,
-                                   bool want_fence, bool *is_fenced);
+                                   int64_t metadata_offset, bool want_fence, bool *is_fenced);
+
+/* The cluster's clock: monotonic milliseconds. */
+int64_t rn_cluster_now_ms(void);
+/* The index of the last entry applied to this broker's image. */
+uint64_t rn_cluster_applied_index(rn_cluster *c);
+/* On the controller: whether every live broker follows the image up to index (itself as
+ * its agent reconciled, the others as their heartbeats said), so that a client asking any
+ * of them next sees the change. Fenced brokers and brokers silent for longer than two
+ * heartbeat intervals are not waited for. Any thread. */
+bool rn_cluster_applied_everywhere(rn_cluster *c, uint64_t index);
 
 /* The coordinator's commits of a group, appended to its __consumer_offsets partition so
  * that they are replicated and a new coordinator loads them (entries with an error are

@@ -22,6 +22,7 @@ struct event;
 typedef struct {
     int32_t id;
     int64_t last_heartbeat_ms;
+    uint64_t metadata_offset; /* the image it has followed, as its last heartbeat said */
     bool fence_proposed, unfence_proposed;
 } rn_heartbeat_seen;
 
@@ -50,11 +51,18 @@ struct rn_cluster {
     bool rpc_in_flight, register_in_flight, alter_in_flight;
     int64_t next_heartbeat_ms, next_isr_check_ms;
     uint64_t reconciled_version;
+    atomic_ullong reconciled_index; /* the log index the local engine follows (0: none) */
+    uint64_t reported_index;        /* reconciled_index as the last heartbeat sent it */
     struct {
         char *name;
         uint64_t hash;
     } *hashes;                      /* topic configs last applied, by topic */
     int nhashes, caphashes;
+    /* Group records the coordinator wrote, for __consumer_offsets (queued under its lock,
+     * appended on the agent's thread). */
+    pthread_mutex_t groups_lock;
+    struct rn_group_change *changes, **changes_tail;
+    struct event *groups_ev;
 
     /* The controller's state (the agent's thread). */
     pthread_mutex_t hb_lock;
@@ -66,7 +74,6 @@ struct rn_cluster {
     int64_t controller_since_ms;
 };
 
-int64_t rn_cluster_now_ms(void);
 /* The controller's timer work (agent thread): fence silent brokers, finish
  * reassignments, create __consumer_offsets. */
 void rn_controller_tick(rn_cluster *c, int64_t now);

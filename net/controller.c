@@ -157,7 +157,10 @@ void rn_cluster_register_broker(rn_cluster *c, int32_t id, const char *host, int
     int64_t now = rn_cluster_now_ms();
     pthread_mutex_lock(&c->hb_lock);
     rn_heartbeat_seen *s = seen_slot(c, id, now);
-    if (s) s->last_heartbeat_ms = now;
+    if (s) {
+        s->last_heartbeat_ms = now;
+        s->metadata_offset = 0; /* a restarted broker follows the image again from scratch */
+    }
     pthread_mutex_unlock(&c->hb_lock);
 
     /* A broker with a Raft address that is not a voter joins the quorum as a standby, so
@@ -200,7 +203,7 @@ static void unfence_done(void *ctx, rn_err err, const char *msg) {
 }
 
 rn_err rn_cluster_broker_heartbeat(rn_cluster *c, int32_t id, int64_t broker_epoch,
-                                   bool want_fence, bool *is_fenced) {
+                                   int64_t metadata_offset, bool want_fence, bool *is_fenced) {
     *is_fenced = true;
     if (!rn_cluster_is_controller(c)) return RN_KAFKA_NOT_CONTROLLER;
     rn_md_read_lock(c->md);
@@ -218,6 +221,7 @@ rn_err rn_cluster_broker_heartbeat(rn_cluster *c, int32_t id, int64_t broker_epo
     rn_heartbeat_seen *s = seen_slot(c, id, now);
     if (s) {
         s->last_heartbeat_ms = now;
+        if (metadata_offset > 0) s->metadata_offset = (uint64_t)metadata_offset;
         if (fenced && !want_fence && !s->unfence_proposed) unfence = s->unfence_proposed = true;
     }
     pthread_mutex_unlock(&c->hb_lock);
@@ -229,6 +233,32 @@ rn_err rn_cluster_broker_heartbeat(rn_cluster *c, int32_t id, int64_t broker_epo
         rn_cluster_propose(c, &rec, 1, 5000, unfence_done, u);
     }
     return RN_KAFKA_NONE;
+}
+
+uint64_t rn_cluster_applied_index(rn_cluster *c) {
+    rn_md_read_lock(c->md);
+    uint64_t index = rn_md_applied_index(c->md);
+    rn_md_read_unlock(c->md);
+    return index;
+}
+
+bool rn_cluster_applied_everywhere(rn_cluster *c, uint64_t index) {
+    if (atomic_load(&c->reconciled_index) < index) return false;
+    int64_t now = rn_cluster_now_ms();
+    bool all = true;
+    rn_md_read_lock(c->md);
+    int nb;
+    const rn_md_broker *bs = rn_md_brokers(c->md, &nb);
+    pthread_mutex_lock(&c->hb_lock);
+    for (int i = 0; all && i < nb; i++) {
+        if (bs[i].fenced || bs[i].id == c->o.node_id) continue;
+        rn_heartbeat_seen *s = seen_slot(c, bs[i].id, now);
+        all = !s || s->metadata_offset >= index ||
+              now - s->last_heartbeat_ms > 2 * c->o.heartbeat_interval_ms;
+    }
+    pthread_mutex_unlock(&c->hb_lock);
+    rn_md_read_unlock(c->md);
+    return all;
 }
 
 /* ---- the timer ----------------------------------------------------------------------- */

@@ -407,6 +407,17 @@ class Cluster:
         wait_until(ready, timeout, "%d brokers and a controller in Metadata" % n, interval=0.2)
         return self
 
+    def coordinator_of(self, group):
+        """The broker coordinating `group`: the leader of its __consumer_offsets partition
+        (Kafka's abs(String.hashCode) % partitions)."""
+        h = 0
+        for ch in group.encode():
+            h = (31 * h + ch) & 0xFFFFFFFF
+        h = h - (1 << 32) if h >= 1 << 31 else h
+        parts = self.metadata().topics["__consumer_offsets"]
+        index = (0 if h == -(1 << 31) else abs(h)) % len(parts)
+        return parts[index].leader
+
     def wait_partitions(self, topic, partitions, isr_size=None, via=None, timeout=30):
         """Until `topic` has `partitions` partitions, each with a leader (and isr_size
         in-sync replicas when given). Returns {partition: PartitionState}."""
@@ -659,13 +670,18 @@ class GroupReader(threading.Thread):
         self.conf.update(conf)
         self.topic = topic
         self.records, self.errors = [], []
+        self.rebalances = []  # (time, "assign" or "revoke", [partition, ...])
         self.exception = None
         self._halt = threading.Event()
 
     def run(self):
         try:
             c = Consumer(self.conf)
-            c.subscribe([self.topic])
+
+            def on(kind):
+                return lambda _c, parts: self.rebalances.append(
+                    (time.time(), kind, sorted(p.partition for p in parts)))
+            c.subscribe([self.topic], on_assign=on("assign"), on_revoke=on("revoke"))
             try:
                 while not self._halt.is_set():
                     m = c.poll(0.2)
@@ -682,6 +698,12 @@ class GroupReader(threading.Thread):
 
     def values(self):
         return {v for _, _, v in list(self.records)}
+
+    def owned(self):
+        """The partitions of the last assignment (none before the first, or after a
+        revocation)."""
+        last = self.rebalances[-1] if self.rebalances else None
+        return last[2] if last and last[1] == "assign" else []
 
     def finish(self, timeout=30):
         self._halt.set()

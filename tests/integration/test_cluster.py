@@ -333,3 +333,47 @@ def test_acl_changes_refused_with_why(cluster_factory):
     assert not res["succeeded"] and len(res["failed"]) == 1, res
     # kafka-python keeps the code, not the broker's sentence (CreateAcls' error_message)
     assert "InvalidRequestError" in str(res["failed"][0][1]), res
+
+
+def test_group_survives_its_coordinator_kill9(cluster_factory, capsys):
+    """A group's state (generation, members, assignment) goes to __consumer_offsets with its
+    commits, as in Kafka: when its coordinator dies, the broker that takes over loads the
+    group Stable, and the members carry on without a rebalance."""
+    c = cluster_factory(3)
+    create_topic(c, "steady", 2)
+    p = Producer({"bootstrap.servers": c.bootstrap, "acks": "all"})
+
+    def produce(first, n):
+        for i in range(first, first + n):
+            p.produce("steady", value=b"s%d" % i, partition=i % 2)
+        assert p.flush(30) == 0
+
+    produce(0, 200)
+    readers = [GroupReader(c.bootstrap, "steady-readers", "steady") for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        wait_until(lambda: len(set().union(*(r.values() for r in readers))) == 200 and
+                   sorted(readers[0].owned() + readers[1].owned()) == [0, 1], 60,
+                   "the group to read the first 200 records, one partition each")
+        events_before = [len(r.rebalances) for r in readers]
+        coordinator = c.coordinator_of("steady-readers")
+        killed_at = time.time()
+        c.kill9(coordinator)
+        produce(200, 200)
+        wait_until(lambda: len(set().union(*(r.values() for r in readers))) == 400, 90,
+                   "the group to read the next 200 records after its coordinator died")
+        resumed = time.time() - killed_at
+        new_coordinator = c.coordinator_of("steady-readers")
+        for r, n in zip(readers, events_before):
+            assert r.rebalances[n:] == [], (r.rebalances, n)
+        values = [v for r in readers for _, _, v in r.records]
+        assert len(values) == len(set(values)) == 400, "records read twice: the group rebalanced"
+    finally:
+        for r in readers:
+            r.finish()
+    assert new_coordinator not in (coordinator, -1)
+    log = c[new_coordinator].read_log()
+    assert "group steady-readers: recovered Stable" in log, log[-3000:]
+    figures(capsys, "group coordinator kill9: coordinator %d -> %d, all 400 records read %.2fs "
+            "after the kill, 0 rebalances, 0 read twice" % (coordinator, new_coordinator, resumed))

@@ -1792,3 +1792,76 @@ Test(group, topic_deletion_drops_its_offsets_everywhere) {
     cr_assert_eq(count_committed("g-one"), 1);
     cr_assert_eq(count_committed("g-two"), 0);
 }
+
+/* ---- following another coordinator (a cluster's __consumer_offsets) ----------------- */
+
+typedef struct {
+    int calls;
+    char group[64];
+    uint8_t *record; /* the last one seen (NULL: a deletion) */
+    size_t len;
+} seen_records;
+
+static void observe(void *ctx, const char *group, const uint8_t *record, size_t len) {
+    seen_records *s = ctx;
+    s->calls++;
+    snprintf(s->group, sizeof s->group, "%s", group);
+    free(s->record);
+    s->record = record ? malloc(len) : NULL;
+    if (record) memcpy(s->record, record, len);
+    s->len = len;
+}
+
+Test(group, observer_sees_each_record_and_restore_takes_another_coordinators_state) {
+    seen_records seen = {0};
+    rn_coordinator_observe(co, observe, &seen);
+    create_topic("t", 1);
+    rn_group_protocol p[] = {PROTO("range", "sub-A")};
+    char *id = solo_member("g", p, 1, "asg-1");
+    cr_assert_geq(seen.calls, 1, "the Stable group's record was observed");
+    cr_assert_str_eq(seen.group, "g");
+    cr_assert_not_null(seen.record);
+    uint8_t *stable = seen.record;
+    size_t stable_len = seen.len;
+    seen.record = NULL;
+    int calls = seen.calls;
+
+    /* Another coordinator's record: group h is Stable with g's member and generation, and
+     * that member's heartbeat is accepted without a rejoin. Restoring is not observed. */
+    cr_assert_eq(rn_coordinator_restore_group(co, "h", stable, stable_len), 0);
+    assert_state("h", "Stable", 1, 1);
+    cr_assert_eq(rn_coordinator_heartbeat(co, "h", id, NULL, 1), RN_KAFKA_NONE);
+    /* Its commits are taken as they are: a commit without a generation would be refused
+     * from a client while the group has members. */
+    cr_assert_eq(commit1("h", -1, "", "t", 0, 3), RN_KAFKA_UNKNOWN_MEMBER_ID);
+    rn_offset_commit e = {"t", 0, 7, -1, NULL, -1};
+    cr_assert_eq(rn_coordinator_restore_commits(co, "h", &e, 1), 0);
+    cr_assert_eq(e.error, RN_KAFKA_NONE);
+    cr_assert_eq(committed_offset("h", "t", 0), 7);
+    /* ... also for a group this coordinator has not seen: it exists from then on. */
+    rn_offset_commit e2 = {"t", 0, 9, -1, NULL, -1};
+    cr_assert_eq(rn_coordinator_restore_commits(co, "fresh", &e2, 1), 0);
+    cr_assert_eq(committed_offset("fresh", "t", 0), 9);
+    assert_state("fresh", "Empty", 0, 0);
+    cr_assert_eq(seen.calls, calls, "restoring is not observed");
+
+    /* Both survive a restart of this coordinator. */
+    reopen();
+    assert_state("h", "Stable", 1, 1);
+    cr_assert_eq(committed_offset("h", "t", 0), 7);
+
+    /* A deletion from the other coordinator: the group and its offsets are gone. */
+    cr_assert_eq(rn_coordinator_restore_group(co, "h", NULL, 0), 0);
+    assert_state("h", "Dead", -1, 0);
+    cr_assert_eq(count_committed("h"), 0);
+
+    /* This coordinator's own deletion is observed as a record-less change. */
+    rn_coordinator_observe(co, observe, &seen);
+    cr_assert_eq(rn_coordinator_delete_group(co, "fresh"), 0);
+    cr_assert_str_eq(seen.group, "fresh");
+    cr_assert_null(seen.record);
+    rn_coordinator_observe(co, NULL, NULL);
+    free(stable);
+    free(seen.record);
+    free(id);
+}
