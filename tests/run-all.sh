@@ -32,7 +32,7 @@ done
 echo "== integration tests (real runnel-server, real clients)"
 export RUNNEL_SERVER=${RUNNEL_SERVER:-$PWD/build-asan/runnel-server}
 export RUNNEL_BUILD=${RUNNEL_BUILD:-$PWD/build-asan}
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=25 tests/integration
 rc=$?
 [ $rc -eq 0 ] || failed+=(integration)
 
@@ -40,7 +40,7 @@ rc=$?
 # group suite are librdkafka again, and run against single brokers above; RUNNEL_CLUSTER=3
 # runs them too).
 echo "== client suites against a three-broker cluster (RUNNEL_CLUSTER=3)"
-RUNNEL_CLUSTER=3 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+RUNNEL_CLUSTER=3 /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=10 \
     tests/integration/test_librdkafka.py tests/integration/test_confluent_python.py \
     tests/integration/test_kafka_python.py tests/integration/test_kafkajs.py \
     tests/integration/test_groups_librdkafka.py tests/integration/test_groups_kafka_python.py \
