@@ -15,6 +15,7 @@
 
 #define ACL_KEY 'a'
 #define ACL_STR_MAX 1024
+_Static_assert(RN_ACL_KEY_MAX == 5 + 3 * (2 + ACL_STR_MAX), "the key bound");
 
 struct rn_acls {
     rn_store *store;
@@ -54,7 +55,7 @@ static size_t put_lp(uint8_t *p, const char *s) {
     return 2 + n;
 }
 
-static size_t binding_key(const rn_acl_binding *b, uint8_t *k) {
+size_t rn_acl_binding_key(const rn_acl_binding *b, uint8_t *k) {
     size_t n = 0;
     k[n++] = ACL_KEY;
     k[n++] = (uint8_t)b->resource_type;
@@ -208,7 +209,7 @@ rn_err rn_acls_create(rn_acls *a, const rn_acl_binding *b, char *err, size_t err
         rn_store_batch_free(wb);
         goto out;
     }
-    rn_store_batch_put(wb, a->store, RN_CF_META, k, binding_key(b, k), "", 0);
+    rn_store_batch_put(wb, a->store, RN_CF_META, k, rn_acl_binding_key(b, k), "", 0);
     e = rn_store_write(a->store, wb, true);
     rn_store_batch_free(wb);
     if (e)
@@ -219,6 +220,43 @@ out:
     pthread_rwlock_unlock(&a->lock);
     if (e) snprintf(err, errlen, "%s", e == RN_ERR_NOMEM ? "out of memory" : "storing the ACL failed");
     return e;
+}
+
+bool rn_acl_binding_valid(const rn_acl_binding *b, char *err, size_t errlen) {
+    return binding_check(b, err, errlen) == 0;
+}
+
+rn_err rn_acls_replace(rn_acls *a, const uint8_t *const *keys, const size_t *lens, int n) {
+    rn_acl_binding *v = n > 0 ? calloc((size_t)n, sizeof *v) : NULL;
+    rn_store_batch *wb = rn_store_batch_new();
+    if ((n > 0 && !v) || !wb) {
+        free(v);
+        rn_store_batch_free(wb);
+        return RN_ERR_NOMEM;
+    }
+    int nv = 0;
+    uint8_t lo = ACL_KEY, hi = ACL_KEY + 1;
+    rn_store_batch_delete_range(wb, a->store, RN_CF_META, &lo, 1, &hi, 1);
+    for (int i = 0; i < n; i++) {
+        if (binding_parse(keys[i], lens[i], &v[nv]) != 0) {
+            rn_log_error("acls: a binding of the cluster's metadata does not parse; skipped");
+            continue;
+        }
+        rn_store_batch_put(wb, a->store, RN_CF_META, keys[i], lens[i], "", 0);
+        nv++;
+    }
+    pthread_rwlock_wrlock(&a->lock);
+    rn_err err = rn_store_write(a->store, wb, true);
+    if (!err) {
+        rn_acl_bindings_free(a->v, a->n);
+        a->v = v;
+        a->n = a->cap = nv;
+        v = NULL;
+    }
+    pthread_rwlock_unlock(&a->lock);
+    rn_store_batch_free(wb);
+    rn_acl_bindings_free(v, nv);
+    return err;
 }
 
 bool rn_acl_filter_valid(const rn_acl_binding *f, char *err, size_t errlen) {
@@ -300,7 +338,7 @@ rn_err rn_acls_delete(rn_acls *a, const rn_acl_binding *filter, rn_acl_binding *
     uint8_t key[5 + 3 * (2 + ACL_STR_MAX)];
     for (int i = 0; i < a->n; i++)
         if (filter_matches(filter, &a->v[i])) {
-            rn_store_batch_delete(wb, a->store, RN_CF_META, key, binding_key(&a->v[i], key));
+            rn_store_batch_delete(wb, a->store, RN_CF_META, key, rn_acl_binding_key(&a->v[i], key));
             gone[k++] = a->v[i];
         }
     rn_err e = k ? rn_store_write(a->store, wb, true) : RN_KAFKA_NONE;

@@ -94,4 +94,15 @@ bool rn_acls_authorize(rn_acls *a, const char *principal, const char *host, int 
 /* How many bindings exist (0: an authorizer with nothing to say). */
 int rn_acls_count(rn_acls *a);
 
+/* ---- a cluster's bindings (engine/metadata.h keeps them as these keys) --------------- */
+
+#define RN_ACL_KEY_MAX (5 + 3 * (2 + 1024))
+/* Whether a binding may be created (the checks of rn_acls_create; a sentence in err). */
+bool rn_acl_binding_valid(const rn_acl_binding *b, char *err, size_t errlen);
+/* The binding's key in the store (RN_ACL_KEY_MAX bytes at k); its length. */
+size_t rn_acl_binding_key(const rn_acl_binding *b, uint8_t *k);
+/* Make the bindings exactly those of these keys (a key that does not parse is skipped,
+ * with an error in the log), in memory and in the store, in one write. */
+rn_err rn_acls_replace(rn_acls *a, const uint8_t *const *keys, const size_t *lens, int n);
+
 #endif

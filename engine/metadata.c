@@ -18,7 +18,7 @@
 #include "store.h"
 
 #define ENTRY_FORMAT 1
-#define SNAPSHOT_FORMAT 2 /* 2: the cluster id after the applied index */
+#define SNAPSHOT_FORMAT 3 /* 2: the cluster id after the applied index; 3: access entries */
 #define MAX_HOST (sizeof(((rn_md_broker *)0)->host) - 1) /* a NUL follows */
 
 struct rn_metadata {
@@ -29,6 +29,8 @@ struct rn_metadata {
     rn_md_topic *topics;
     int ntopics;
     char cluster_id[RN_MD_CLUSTER_ID_MAX + 1]; /* "" until SET_CLUSTER_ID */
+    rn_md_entry *entries; /* sorted by kind, then key */
+    int nentries;
 };
 
 __attribute__((format(printf, 4, 5))) static rn_err refuse(char *msg, size_t msglen, rn_err err,
@@ -157,6 +159,13 @@ static bool rd_str(reader *r, char **out) {
     return true;
 }
 
+/* Bytes (BE32 length), pointing into the buffer read. */
+static bool rd_bytes(reader *r, const uint8_t **out, size_t *len) {
+    int32_t n;
+    if (!rd_count(r, &n, 1) || !rd_take(r, (size_t)n, out)) return false;
+    *len = (size_t)n;
+    return true;
+}
 static bool rd_ids(reader *r, int32_t **out, int *n) {
     int32_t count;
     if (!rd_count(r, &count, 4)) return false;
@@ -244,6 +253,15 @@ static void w_str(writer *w, const char *s) {
     if (n) memcpy(p + 2, s, n);
 }
 
+static void w_bytes(writer *w, const uint8_t *p, size_t n) {
+    if (n > INT32_MAX) {
+        w->failed = true;
+        return;
+    }
+    w_i32(w, (int32_t)n);
+    uint8_t *at = w_reserve(w, n);
+    if (at && n) memcpy(at, p, n);
+}
 static void w_ids(writer *w, const int32_t *ids, int n) {
     if (n < 0 || (n && !ids)) {
         w->failed = true;
@@ -389,7 +407,18 @@ typedef struct {
     int ntopics, captopics;
     bool nomem;
     char cluster_id[RN_MD_CLUSTER_ID_MAX + 1];
+    rn_md_entry *entries; /* the image's until the first SET_ENTRY copies them */
+    int nentries, capentries;
+    bool entries_owned;
 } draft;
+
+static void entries_free(rn_md_entry *v, int n) {
+    for (int i = 0; i < n; i++) {
+        free(v[i].key);
+        free(v[i].value);
+    }
+    free(v);
+}
 
 static int draft_begin(draft *d, const rn_metadata *md) {
     memset(d, 0, sizeof *d);
@@ -409,6 +438,8 @@ static int draft_begin(draft *d, const rn_metadata *md) {
     d->nbrokers = md->nbrokers;
     d->ntopics = md->ntopics;
     memcpy(d->cluster_id, md->cluster_id, sizeof d->cluster_id);
+    d->entries = md->entries;
+    d->nentries = d->capentries = md->nentries;
     return 0;
 }
 
@@ -418,6 +449,7 @@ static void draft_abort(draft *d) {
     free(d->brokers);
     free(d->topics);
     free(d->owned);
+    if (d->entries_owned) entries_free(d->entries, d->nentries);
 }
 
 /* Install the draft: free the image's topics the draft no longer shares. */
@@ -435,6 +467,11 @@ static void draft_commit(draft *d, rn_metadata *md) {
     md->topics = d->topics;
     md->ntopics = d->ntopics;
     memcpy(md->cluster_id, d->cluster_id, sizeof md->cluster_id);
+    if (d->entries_owned) {
+        entries_free(md->entries, md->nentries);
+        md->entries = d->entries;
+        md->nentries = d->nentries;
+    }
 }
 
 static rn_md_broker *draft_broker(draft *d, int32_t id) {
@@ -841,8 +878,113 @@ nomem:
  *   SET_CLUSTER_ID     cluster id str (in the topic field)
  */
 enum { F_BROKER = 1, F_HOSTS = 2, F_TOPIC = 4, F_TOPIC_ID = 8, F_CONFIGS = 16, F_ASSIGN = 32,
-       F_CHANGE = 64 };
+       F_CHANGE = 64, F_ENTRY = 128 };
 enum { CHANGE_LEADER = 1, CHANGE_ISR = 2, CHANGE_REPLICAS = 4 };
+
+/* ---- access entries ------------------------------------------------------------------- */
+
+static int entry_cmp(uint8_t kind, const uint8_t *key, size_t len, const rn_md_entry *e) {
+    if (kind != e->kind) return kind < e->kind ? -1 : 1;
+    size_t n = len < e->key_len ? len : e->key_len;
+    int c = n ? memcmp(key, e->key, n) : 0;
+    if (c) return c;
+    return len < e->key_len ? -1 : len > e->key_len;
+}
+
+/* Where (kind, key) is, or would go. */
+static int entry_pos(const rn_md_entry *v, int n, uint8_t kind, const uint8_t *key, size_t len,
+                     bool *found) {
+    int lo = 0, hi = n;
+    *found = false;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2, c = entry_cmp(kind, key, len, &v[mid]);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+static uint8_t *bytes_dup(const uint8_t *p, size_t n) {
+    uint8_t *c = malloc(n ? n : 1);
+    if (c && n) memcpy(c, p, n);
+    return c;
+}
+
+/* The draft's own copy of the entries, with room for one more. */
+static int draft_own_entries(draft *d) {
+    if (d->entries_owned) {
+        if (d->nentries < d->capentries) return 0;
+        int cap = d->capentries * 2 + 8;
+        rn_md_entry *v = realloc(d->entries, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        d->entries = v;
+        d->capentries = cap;
+        return 0;
+    }
+    int cap = d->nentries + 8;
+    rn_md_entry *v = calloc((size_t)cap, sizeof *v);
+    if (!v) return -1;
+    for (int i = 0; i < d->nentries; i++) {
+        const rn_md_entry *e = &d->entries[i];
+        v[i] = (rn_md_entry){e->kind, bytes_dup(e->key, e->key_len),
+                             e->value ? bytes_dup(e->value, e->value_len) : NULL, e->key_len,
+                             e->value_len};
+        if (!v[i].key || (e->value && !v[i].value)) {
+            entries_free(v, i + 1);
+            return -1;
+        }
+    }
+    d->entries = v;
+    d->capentries = cap;
+    d->entries_owned = true;
+    return 0;
+}
+
+static rn_err apply_set_entry(draft *d, const rn_md_record *r, uint64_t index, char *msg,
+                              size_t msglen) {
+    (void)index;
+    if ((r->entry_kind != RN_MD_ENTRY_ACL && r->entry_kind != RN_MD_ENTRY_SCRAM) ||
+        r->entry_key_len == 0)
+        return refuse(msg, msglen, RN_KAFKA_INVALID_REQUEST,
+                      "An access entry needs a known kind and a key.");
+    bool found;
+    int pos = entry_pos(d->entries, d->nentries, r->entry_kind, r->entry_key, r->entry_key_len,
+                        &found);
+    if (draft_own_entries(d)) return RN_ERR_NOMEM;
+    rn_md_entry *e = &d->entries[pos];
+    uint8_t *value = r->entry_remove ? NULL : bytes_dup(r->entry_value, r->entry_value_len);
+    uint8_t *key = found ? NULL : bytes_dup(r->entry_key, r->entry_key_len);
+    if ((!value && !r->entry_remove) || (!found && !key)) {
+        free(value);
+        free(key);
+        return RN_ERR_NOMEM;
+    }
+    if (found) {
+        free(e->value);
+    } else {
+        memmove(e + 1, e, (size_t)(d->nentries - pos) * sizeof *e);
+        d->nentries++;
+        e->kind = r->entry_kind;
+        e->key = key;
+        e->key_len = r->entry_key_len;
+    }
+    e->value = value;
+    e->value_len = value ? r->entry_value_len : 0;
+    return 0;
+}
+
+const rn_md_entry *rn_md_entries(const rn_metadata *md, uint8_t kind, int *n) {
+    int lo = 0;
+    while (lo < md->nentries && md->entries[lo].kind < kind) lo++;
+    int hi = lo;
+    while (hi < md->nentries && md->entries[hi].kind == kind) hi++;
+    *n = hi - lo;
+    return md->entries + lo;
+}
 
 static const struct {
     const char *name;
@@ -859,6 +1001,7 @@ static const struct {
     [RN_MD_SET_TOPIC_CONFIGS] = {"SET_TOPIC_CONFIGS", F_TOPIC | F_CONFIGS, apply_set_topic_configs},
     [RN_MD_PARTITION_CHANGE] = {"PARTITION_CHANGE", F_TOPIC | F_CHANGE, apply_partition_change},
     [RN_MD_SET_CLUSTER_ID] = {"SET_CLUSTER_ID", F_TOPIC, apply_set_cluster_id},
+    [RN_MD_SET_ENTRY] = {"SET_ENTRY", F_ENTRY, apply_set_entry},
 };
 #define NTYPES ((int)(sizeof record_types / sizeof record_types[0]))
 
@@ -899,6 +1042,12 @@ static void encode_record(writer *w, const rn_md_record *r) {
             w_ids(w, r->adding, r->nadding);
             w_ids(w, r->removing, r->nremoving);
         }
+    }
+    if (f & F_ENTRY) {
+        w_u8(w, r->entry_kind);
+        w_u8(w, r->entry_remove);
+        w_bytes(w, r->entry_key, r->entry_key_len);
+        if (!r->entry_remove) w_bytes(w, r->entry_value, r->entry_value_len);
     }
 }
 
@@ -1000,6 +1149,12 @@ static bool decode_record(reader *r, rn_md_record *rec) {
             rec->removing = ids[3];
         }
     }
+    if (f & F_ENTRY) {
+        R(r, rd_u8(r, &rec->entry_kind));
+        R(r, rd_bool(r, &rec->entry_remove));
+        R(r, rd_bytes(r, &rec->entry_key, &rec->entry_key_len));
+        if (!rec->entry_remove) R(r, rd_bytes(r, &rec->entry_value, &rec->entry_value_len));
+    }
     R(r, rd_left(r) == 0);
     return true;
 err_parse:
@@ -1065,6 +1220,7 @@ static void image_clear(rn_md_broker *brokers, rn_md_topic *topics, int ntopics)
 void rn_md_free(rn_metadata *md) {
     if (!md) return;
     image_clear(md->brokers, md->topics, md->ntopics);
+    entries_free(md->entries, md->nentries);
     pthread_rwlock_destroy(&md->lock);
     free(md);
 }
@@ -1105,8 +1261,12 @@ rn_err rn_md_apply(rn_metadata *md, uint64_t index, const uint8_t *entry, size_t
  *
  *   +--------+----------+---------------+----------+-----------+---------+----------+
  *   | format | version  | applied index | cluster id | nbrokers | broker... | ntopics | topic... |
- *   | u8 = 2 | BE64     | BE64          | str        | BE32     |           | BE32    |          |
+ *   | u8 = 3 | BE64     | BE64          | str        | BE32     |           | BE32    |          |
  *   +--------+----------+---------------+----------+-----------+---------+----------+
+ *   then (format 3)  nentries BE32 | entry...
+ *
+ *   entry      kind u8 | key bytes | present u8 | [value bytes]
+ *              (bytes: BE32 length, then the bytes; not present: a removed entry)
  *
  *   broker     id BE32 | host str | port BE32 | raft_host str | raft_port BE32
  *              | epoch BE64 | fenced u8
@@ -1153,6 +1313,13 @@ uint8_t *rn_md_snapshot(rn_metadata *md, size_t *len) {
             w_ids(&w, pt->removing, pt->nremoving);
         }
     }
+    w_i32(&w, md->nentries);
+    for (int i = 0; i < md->nentries; i++) {
+        w_u8(&w, md->entries[i].kind);
+        w_bytes(&w, md->entries[i].key, md->entries[i].key_len);
+        w_u8(&w, md->entries[i].value != NULL);
+        if (md->entries[i].value) w_bytes(&w, md->entries[i].value, md->entries[i].value_len);
+    }
     pthread_rwlock_unlock(&md->lock);
     if (w.failed) {
         free(w.buf);
@@ -1192,13 +1359,14 @@ rn_err rn_md_restore(rn_metadata *md, const uint8_t *buf, size_t len) {
     reader r = {.start = buf, .p = buf, .end = buf + len};
     uint8_t format;
     int64_t version, applied;
-    int32_t nbrokers = 0, ntopics = 0, nt = 0;
+    int32_t nbrokers = 0, ntopics = 0, nt = 0, nentries = 0, ne = 0;
     rn_md_broker *brokers = NULL;
     rn_md_topic *topics = NULL;
+    rn_md_entry *entries = NULL;
     char *s;
     char cluster_id[RN_MD_CLUSTER_ID_MAX + 1];
     R(&r, buf != NULL);
-    R(&r, rd_u8(&r, &format) && format == SNAPSHOT_FORMAT);
+    R(&r, rd_u8(&r, &format) && (format == 2 || format == SNAPSHOT_FORMAT));
     R(&r, rd_i64(&r, &version));
     R(&r, rd_i64(&r, &applied));
     R(&r, rd_str(&r, &s));
@@ -1234,6 +1402,23 @@ rn_err rn_md_restore(rn_metadata *md, const uint8_t *buf, size_t len) {
         R(&r, ok);
         R(&r, nt == 1 || strcmp(topics[nt - 2].name, topics[nt - 1].name) < 0);
     }
+    if (format >= 3) {
+        R(&r, rd_count(&r, &nentries, 7));
+        R(&r, (entries = rd_alloc(&r, (size_t)nentries * sizeof *entries)) != NULL);
+        for (; ne < nentries; ne++) {
+            rn_md_entry *e = &entries[ne];
+            const uint8_t *key, *value = NULL;
+            bool present;
+            R(&r, rd_u8(&r, &e->kind));
+            R(&r, rd_bytes(&r, &key, &e->key_len) && e->key_len > 0);
+            R(&r, rd_bool(&r, &present));
+            if (present) R(&r, rd_bytes(&r, &value, &e->value_len));
+            R(&r, ne == 0 || entry_cmp(e->kind, key, e->key_len, &entries[ne - 1]) > 0);
+            e->key = bytes_dup(key, e->key_len);
+            e->value = present ? bytes_dup(value, e->value_len) : NULL;
+            R(&r, e->key && (!present || e->value));
+        }
+    }
     R(&r, rd_left(&r) == 0);
 
     pthread_rwlock_wrlock(&md->lock);
@@ -1242,6 +1427,9 @@ rn_err rn_md_restore(rn_metadata *md, const uint8_t *buf, size_t len) {
     md->nbrokers = nbrokers;
     md->topics = topics;
     md->ntopics = ntopics;
+    entries_free(md->entries, md->nentries);
+    md->entries = entries;
+    md->nentries = nentries;
     md->version = (uint64_t)version;
     md->applied_index = (uint64_t)applied;
     memcpy(md->cluster_id, cluster_id, sizeof md->cluster_id);
@@ -1249,6 +1437,7 @@ rn_err rn_md_restore(rn_metadata *md, const uint8_t *buf, size_t len) {
     return 0;
 err_parse:
     image_clear(brokers, topics, nt);
+    if (entries) entries_free(entries, ne < nentries ? ne + 1 : ne);
     return r.nomem ? RN_ERR_NOMEM : RN_KAFKA_CORRUPT_MESSAGE;
 }
 

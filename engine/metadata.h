@@ -83,7 +83,24 @@ enum rn_md_record_type {
                                     as on a fence. partition_epoch + 1 always. */
     RN_MD_SET_CLUSTER_ID = 9,    /* the cluster's id (in the topic field), once: the first
                                     controller proposes it, every broker tells clients it */
+    RN_MD_SET_ENTRY = 10,        /* an access entry (kind, key) set to a value, or removed:
+                                    the cluster's ACL bindings and SCRAM credentials, as
+                                    engine/acl.c and engine/users.c encode them in their
+                                    store (the image keeps the bytes, the broker's store
+                                    follows them). A removal stays as an entry without a
+                                    value, so that every broker removes its copy, also one
+                                    that a broker's own configuration gave it. */
 };
+
+/* Kinds of access entries. */
+#define RN_MD_ENTRY_ACL 'a'   /* key: an ACL binding (rn_acl_binding_key), value: empty */
+#define RN_MD_ENTRY_SCRAM 'S' /* key, value: a user's credential for one mechanism (users.h) */
+
+typedef struct {
+    uint8_t kind;
+    uint8_t *key, *value; /* value NULL: removed */
+    size_t key_len, value_len;
+} rn_md_entry;
 
 /* A record as a caller builds it (arrays point to the caller's memory). */
 typedef struct {
@@ -106,6 +123,10 @@ typedef struct {
     int nisr;
     const int32_t *replicas, *adding, *removing; /* set_replicas: all three */
     int nreplicas_new, nadding, nremoving;
+    uint8_t entry_kind;                /* SET_ENTRY: RN_MD_ENTRY_*, the key, and the value */
+    const uint8_t *entry_key, *entry_value;
+    size_t entry_key_len, entry_value_len;
+    bool entry_remove;                 /* SET_ENTRY: remove the entry (no value) */
 } rn_md_record;
 
 /* Encode an entry of n records into a malloc'd buffer (caller frees). NULL: no memory, an
@@ -154,6 +175,8 @@ const rn_md_topic *rn_md_topic_get(const rn_metadata *md, const char *name);
 #define rn_md_topic(md, name) rn_md_topic_get((md), (name))
 const rn_md_partition *rn_md_partition_get(const rn_metadata *md, const char *topic,
                                            int32_t index);
+/* The access entries of one kind, sorted by key (bytewise, a prefix first). */
+const rn_md_entry *rn_md_entries(const rn_metadata *md, uint8_t kind, int *n);
 /* Whether id is in the list. */
 bool rn_md_contains(const int32_t *ids, int n, int32_t id);
 

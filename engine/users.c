@@ -15,8 +15,8 @@ bool rn_engine_flush_sync(const rn_engine *e);
 
 #define USER_KEY_PREFIX 'S'
 #define USER_VALUE_FORMAT 1
-#define USER_KEY_MAX (1 + RN_USER_NAME_MAX + 2)
-#define USER_VALUE_MAX (1 + 4 + 1 + RN_SCRAM_SALT_MAX + 1 + 2 * RN_SCRAM_KEY_MAX)
+#define USER_KEY_MAX RN_USER_KEY_MAX
+#define USER_VALUE_MAX RN_USER_VALUE_MAX
 
 bool rn_user_name_valid(const char *name, size_t len) {
     return name && len > 0 && len <= RN_USER_NAME_MAX && !memchr(name, 0, len);
@@ -109,6 +109,37 @@ rn_err rn_users_write(rn_engine *e, const char *const *del_user, const int8_t *d
                                val, encode(c, val));
     }
     if (!err) err = rn_store_write(s, b, rn_engine_flush_sync(e));
+    rn_store_batch_free(b);
+    return err;
+}
+
+size_t rn_user_key(uint8_t *key, const char *user, int8_t mechanism) {
+    return user_key(key, user, mechanism, true);
+}
+
+size_t rn_user_value(const rn_scram_credential *cred, uint8_t *value) { return encode(cred, value); }
+
+rn_err rn_users_follow(rn_engine *e, const uint8_t *const *keys, const size_t *klens,
+                       const uint8_t *const *values, const size_t *vlens, int n) {
+    rn_store *s = rn_engine_store(e);
+    rn_store_batch *b = rn_store_batch_new();
+    if (!b) return RN_ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *k = keys[i];
+        size_t kl = klens[i];
+        rn_scram_credential c;
+        bool key_ok = kl >= 4 && kl <= USER_KEY_MAX && k[0] == USER_KEY_PREFIX && k[kl - 2] == 0 &&
+                      rn_user_name_valid((const char *)k + 1, kl - 3);
+        if (!key_ok || (values[i] && decode((int8_t)k[kl - 1], values[i], vlens[i], &c) != 0)) {
+            rn_log_error("users: a credential of the cluster's metadata does not decode; skipped");
+            continue;
+        }
+        if (values[i])
+            rn_store_batch_put(b, s, RN_CF_META, k, kl, values[i], vlens[i]);
+        else
+            rn_store_batch_delete(b, s, RN_CF_META, k, kl);
+    }
+    rn_err err = rn_store_write(s, b, rn_engine_flush_sync(e));
     rn_store_batch_free(b);
     return err;
 }

@@ -66,4 +66,17 @@ rn_err rn_users_write(rn_engine *e, const char *const *del_user, const int8_t *d
 rn_err rn_users_list(rn_engine *e, const char *user, rn_user_info **out, int *count);
 void rn_user_infos_free(rn_user_info *v, int count);
 
+/* ---- a cluster's credentials (engine/metadata.h keeps them as these key/value pairs) -- */
+
+#define RN_USER_KEY_MAX (1 + RN_USER_NAME_MAX + 2)
+#define RN_USER_VALUE_MAX (1 + 4 + 1 + RN_SCRAM_SALT_MAX + 1 + 2 * RN_SCRAM_KEY_MAX)
+/* The store's key of (user, mechanism) into key (RN_USER_KEY_MAX bytes); its length. */
+size_t rn_user_key(uint8_t *key, const char *user, int8_t mechanism);
+/* A credential's value in the store into value (RN_USER_VALUE_MAX bytes); its length. */
+size_t rn_user_value(const rn_scram_credential *cred, uint8_t *value);
+/* Apply a cluster's credentials in one write: each key gets its value, or is deleted
+ * when its value is NULL. Pairs that do not decode are skipped (an error in the log). */
+rn_err rn_users_follow(rn_engine *e, const uint8_t *const *keys, const size_t *klens,
+                       const uint8_t *const *values, const size_t *vlens, int n);
+
 #endif

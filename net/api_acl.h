@@ -14,9 +14,4 @@ int rn_api_acl_read_filter(rn_request *req, rn_reader *r, rn_acl_binding *f);
 /* The engine's ACLs for this request's connection. */
 rn_acls *rn_api_acls(rn_request *req);
 
-/* In a cluster, ACL changes are refused with this: they would stay on one broker. */
-#define RN_API_ACLS_NOT_REPLICATED                                                          \
-    "ACLs are kept per broker and are not in a cluster's replicated metadata yet: changing " \
-    "them on one broker would leave the others different"
-
 #endif

@@ -4,12 +4,17 @@
  * StoredKey and ServerKey derived from it. One result per user: a user any of whose
  * changes is invalid gets the first error and none of its changes; every valid user's
  * changes go in one RocksDB write. ALTER on the cluster is needed: without it every user
- * answers CLUSTER_AUTHORIZATION_FAILED and nothing changes. */
+ * answers CLUSTER_AUTHORIZATION_FAILED and nothing changes.
+ *
+ * In a cluster, on the controller, the valid users' changes go as access entries
+ * (RN_MD_SET_ENTRY, the store's own key and value) in one metadata entry, answered once
+ * every live broker follows it; elsewhere NOT_CONTROLLER. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "api_controller.h"
 #include "authz.h"
 #include "conn.h"
 #include "rnlog.h"
@@ -80,6 +85,60 @@ static rn_err check(rn_engine *e, const change *ch, const change *prev, char *ms
     return RN_KAFKA_NONE;
 }
 
+typedef struct {
+    change *ch;
+    int32_t nusers;
+    int32_t *first; /* each user's first change in ch */
+    rn_err *errs;
+    char **msgs;
+    bool *proposed;
+    rn_err write_err; /* a single broker's store write */
+} alter_state;
+
+static void write_response(rn_request *req, void *ctx, const rn_controller_result *res) {
+    alter_state *st = ctx;
+    rn_conn *c = req->conn;
+    rn_writer *w = &req->resp;
+    rn_write_i32(w, 0); /* throttle_time_ms */
+    rn_write_array_len(w, st->nusers);
+    for (int32_t u = 0; u < st->nusers; u++) {
+        const char *name = st->ch[st->first[u]].name;
+        rn_err err = st->errs[u] ? st->errs[u] : st->write_err;
+        const char *msg = st->errs[u] ? st->msgs[u] : NULL;
+        if (!err && st->proposed[u] && res->err) {
+            err = res->err;
+            msg = res->msg;
+        }
+        msg = err ? rn_api_error_message(err, msg) : NULL;
+        rn_write_string(w, name);
+        rn_write_i16(w, rn_api_wire(req, err));
+        rn_write_string(w, msg);
+        rn_write_tags(w);
+        if (err)
+            rn_log_warn("%s (%s): SCRAM credentials of '%s' not changed: %s", c->peer,
+                        c->principal, name, msg);
+        else
+            rn_log_info("%s (%s): SCRAM credentials of '%s' changed", c->peer, c->principal, name);
+    }
+    rn_write_tags(w);
+}
+
+/* The valid users' changes as access entries (keys and values in the arena). */
+static int to_records(rn_request *req, const char *const *del_user, const int8_t *del_mech,
+                      int ndel, const char *const *put_user, const rn_scram_credential *put,
+                      int nput, rn_md_record *records) {
+    for (int i = 0; i < ndel + nput; i++) {
+        bool del = i < ndel;
+        uint8_t *key = rn_arena_calloc(&req->arena, 1, RN_USER_KEY_MAX);
+        uint8_t *value = del ? NULL : rn_arena_calloc(&req->arena, 1, RN_USER_VALUE_MAX);
+        if (!key || (!del && !value)) return -1;
+        records[i] = rn_cluster_scram_entry(del ? del_user[i] : put_user[i - ndel],
+                                            del ? del_mech[i] : 0, del ? NULL : &put[i - ndel],
+                                            key, value);
+    }
+    return 0;
+}
+
 enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req) {
     rn_reader *r = &req->body;
     int32_t ndel, nput;
@@ -125,10 +184,16 @@ enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req) {
     int8_t *del_mech = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof *del_mech);
     const char **put_user = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof *put_user);
     rn_scram_credential *put = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof *put);
-    if (!first || !errs || !msgs || !del_user || !del_mech || !put_user || !put) {
+    bool *proposed = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof *proposed);
+    rn_md_record *records = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof *records);
+    alter_state *st = rn_arena_calloc(&req->arena, 1, sizeof *st);
+    if (!first || !errs || !msgs || !del_user || !del_mech || !put_user || !put || !proposed ||
+        !records || !st) {
         req->resp.failed = true;
         return RN_API_DONE;
     }
+    rn_cluster *cluster = rn_controller_cluster(req);
+    bool elsewhere = rn_controller_elsewhere(req);
     int ndw = 0, npw = 0;
     /* Kafka: AlterUserScramCredentials needs ALTER on the cluster */
     bool allowed = total == 0 || rn_authz(req, RN_ACL_OP_ALTER, RN_ACL_RESOURCE_CLUSTER, NULL);
@@ -138,11 +203,9 @@ enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req) {
         char msg[256] = "";
         rn_err err = allowed ? RN_KAFKA_NONE : RN_KAFKA_CLUSTER_AUTHORIZATION_FAILED;
         if (err) snprintf(msg, sizeof msg, "%s", rn_err_message(err));
-        if (!err && rn_conn_opts(c)->cluster) {
-            err = RN_KAFKA_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "SCRAM users are kept per broker and are not in a "
-                     "cluster's replicated metadata yet (sasl.users in every broker's "
-                     "configuration is the way for now)");
+        if (!err && elsewhere) {
+            err = RN_KAFKA_NOT_CONTROLLER;
+            rn_cluster_not_controller_message(cluster, msg, sizeof msg);
         }
         for (int32_t j = i; j < end && !err; j++)
             err = check(e, &ch[j], j > i ? &ch[j - 1] : NULL, msg, sizeof msg);
@@ -163,30 +226,24 @@ enum rn_api_result rn_api_alter_user_scram_credentials(rn_request *req) {
         first[nusers] = i;
         errs[nusers] = err;
         msgs[nusers] = err ? rn_arena_strndup(&req->arena, msg, (int32_t)strlen(msg)) : NULL;
+        proposed[nusers] = cluster && !err;
         nusers++;
         i = end;
     }
-    rn_err werr = ndw || npw ? rn_users_write(e, del_user, del_mech, ndw, put_user, put, npw)
-                             : RN_KAFKA_NONE;
-    rn_writer *w = &req->resp;
-    rn_write_i32(w, 0); /* throttle_time_ms */
-    rn_write_array_len(w, nusers);
-    for (int32_t u = 0; u < nusers; u++) {
-        const char *name = ch[first[u]].name;
-        rn_err err = errs[u] ? errs[u] : werr;
-        rn_write_string(w, name);
-        rn_write_i16(w, rn_api_wire(req, err));
-        rn_write_string(w, err ? (errs[u] ? msgs[u] : rn_err_message(err)) : NULL);
-        rn_write_tags(w);
-        if (err)
-            rn_log_warn("%s (%s): SCRAM credentials of '%s' not changed: %s", c->peer,
-                        c->principal, name, errs[u] && msgs[u] ? msgs[u] : rn_err_message(err));
-        else
-            rn_log_info("%s (%s): SCRAM credentials of '%s' changed", c->peer, c->principal, name);
+    *st = (alter_state){.ch = ch, .nusers = nusers, .first = first, .errs = errs, .msgs = msgs,
+                        .proposed = proposed};
+    int nrec = 0;
+    if (!cluster && (ndw || npw)) {
+        st->write_err = rn_users_write(e, del_user, del_mech, ndw, put_user, put, npw);
+    } else if (ndw || npw) {
+        if (to_records(req, del_user, del_mech, ndw, put_user, put, npw, records) != 0) {
+            req->resp.failed = true;
+            return RN_API_DONE;
+        }
+        nrec = ndw + npw;
     }
-    rn_write_tags(w);
     for (int i = 0; i < npw; i++) memset(&put[i], 0, sizeof put[i]);
-    return RN_API_DONE;
+    return rn_controller_propose(req, records, nrec, RN_CONTROLLER_TIMEOUT_MS, write_response, st);
 err_parse:
     return rn_api_malformed(req);
 }

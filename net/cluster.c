@@ -852,6 +852,7 @@ static void reconcile(rn_cluster *c) {
         return;
     }
     c->reconciled_version = rn_md_version(c->md);
+    if (rn_cluster_follow_access(c) != 0) c->reconciled_version = 0; /* again at the next tick */
     /* Local topics the image no longer has (deleted while this broker was away). */
     for (int i = 0; i < nlocal; i++) {
         if (rn_md_topic(c->md, locals[i].name)) continue;

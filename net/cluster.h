@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "metadata.h"
+#include "users.h"
 
 typedef struct rn_cluster rn_cluster;
 
@@ -80,6 +81,19 @@ typedef void (*rn_cluster_done)(void *ctx, rn_err err, const char *msg);
 /* Propose an entry of records (encoded here; the caller's memory is not kept). */
 void rn_cluster_propose(rn_cluster *c, const rn_md_record *records, int n, int timeout_ms,
                         rn_cluster_done done, void *ctx);
+
+/* The access entry that sets user's credential (cred) or removes its credential for
+ * mechanism (cred NULL). key and value are the caller's (RN_USER_KEY_MAX and
+ * RN_USER_VALUE_MAX bytes) and must outlive the proposal's call. */
+rn_md_record rn_cluster_scram_entry(const char *user, int8_t mechanism,
+                                    const rn_scram_credential *cred, uint8_t *key, uint8_t *value);
+
+/* Propose and wait, on the caller's thread (a blocking path: the HTTP admin actions):
+ * returns as rn_cluster_propose's done would, once the entry is committed and every live
+ * broker follows it (rn_cluster_applied_everywhere, at most 3 s more). msg gets the
+ * refusal's sentence. */
+rn_err rn_cluster_propose_wait(rn_cluster *c, const rn_md_record *records, int n, int timeout_ms,
+                               char *msg, size_t msglen);
 
 /* Metadata's auto.create.topics.enable: create `topic` with num.partitions and
  * default.replication.factor (capped at the unfenced brokers) on the controller: proposed

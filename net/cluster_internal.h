@@ -58,6 +58,8 @@ struct rn_cluster {
         uint64_t hash;
     } *hashes;                      /* topic configs last applied, by topic */
     int nhashes, caphashes;
+    uint64_t acl_hash, scram_hash;  /* the image's access entries last followed */
+    bool access_followed;           /* once: the hashes above mean something */
     /* Group records the coordinator wrote, for __consumer_offsets (queued under its lock,
      * appended on the agent's thread). */
     pthread_mutex_t groups_lock;
@@ -77,6 +79,9 @@ struct rn_cluster {
 /* The controller's timer work (agent thread): fence silent brokers, finish
  * reassignments, create __consumer_offsets. */
 void rn_controller_tick(rn_cluster *c, int64_t now);
+/* Make the local ACLs and SCRAM credentials follow the image's access entries (agent
+ * thread, image read lock held; net/cluster_access.c). 0, or -1 when a write failed. */
+int rn_cluster_follow_access(rn_cluster *c);
 /* Forget what the previous term knew (this broker just became the controller). */
 void rn_controller_reset(rn_cluster *c, int64_t now);
 

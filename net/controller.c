@@ -261,6 +261,44 @@ bool rn_cluster_applied_everywhere(rn_cluster *c, uint64_t index) {
     return all;
 }
 
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    rn_err err;
+    char msg[256];
+} propose_waiter;
+
+static void waiter_done(void *ctx, rn_err err, const char *msg) {
+    propose_waiter *pw = ctx;
+    pthread_mutex_lock(&pw->lock);
+    pw->done = true;
+    pw->err = err;
+    snprintf(pw->msg, sizeof pw->msg, "%s", msg ? msg : "");
+    pthread_cond_signal(&pw->cond);
+    pthread_mutex_unlock(&pw->lock);
+}
+
+rn_err rn_cluster_propose_wait(rn_cluster *c, const rn_md_record *records, int n, int timeout_ms,
+                               char *msg, size_t msglen) {
+    propose_waiter pw = {.done = false};
+    pthread_mutex_init(&pw.lock, NULL);
+    pthread_cond_init(&pw.cond, NULL);
+    rn_cluster_propose(c, records, n, timeout_ms, waiter_done, &pw);
+    pthread_mutex_lock(&pw.lock);
+    while (!pw.done) pthread_cond_wait(&pw.cond, &pw.lock); /* done always runs */
+    pthread_mutex_unlock(&pw.lock);
+    pthread_cond_destroy(&pw.cond);
+    pthread_mutex_destroy(&pw.lock);
+    if (msg && msglen) snprintf(msg, msglen, "%s", pw.msg);
+    if (pw.err) return pw.err;
+    uint64_t index = rn_cluster_applied_index(c);
+    for (int64_t until = rn_cluster_now_ms() + 3000;
+         !rn_cluster_applied_everywhere(c, index) && rn_cluster_now_ms() < until;)
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    return RN_KAFKA_NONE;
+}
+
 /* ---- the timer ----------------------------------------------------------------------- */
 
 /* Fence every unfenced broker silent for longer than the session timeout. */

@@ -4,7 +4,11 @@
  *                                  (default both), iterations=4096..16384 (default 4096)
  *   DELETE /v1/users/<name>        every credential of the user (?mechanism=... for one)
  * Changes are actions: only with http.console.actions.enable (else 403), like the
- * console's. The password is hashed here (salted, iterated) and never stored. */
+ * console's. The password is hashed here (salted, iterated) and never stored.
+ *
+ * In a cluster the credentials are the image's (engine/metadata.h access entries): the
+ * controller proposes the change and answers once every live broker follows it; another
+ * broker answers 409 naming the controller. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +17,43 @@
 #include <event2/keyvalq_struct.h>
 
 #include "http_console.h"
+#include "cluster.h"
 #include "http_internal.h"
 #include "scram.h"
 #include "users.h"
+
+/* Write the changes: to the store on a single broker, through the controller in a
+ * cluster. 0, or -1 when the reply (an error) was sent. */
+static int write_changes(struct evhttp_request *r, const rn_http_options *o,
+                         const char *const *del_user, const int8_t *del_mech, int ndel,
+                         const char *const *put_user, const rn_scram_credential *put, int nput) {
+    if (!o->cluster) {
+        if (rn_users_write(o->engine, del_user, del_mech, ndel, put_user, put, nput) == RN_KAFKA_NONE)
+            return 0;
+        rn_http_json_error(r, 500, "storing the change failed");
+        return -1;
+    }
+    char msg[256] = "";
+    if (!rn_cluster_is_controller(o->cluster)) {
+        rn_cluster_not_controller_message(o->cluster, msg, sizeof msg);
+        rn_http_json_error(r, 409, "users are changed on the controller: %s", msg);
+        return -1;
+    }
+    rn_md_record rec[4];
+    uint8_t keys[4][RN_USER_KEY_MAX], values[4][RN_USER_VALUE_MAX];
+    int n = 0;
+    for (int i = 0; i < ndel + nput && n < 4; i++, n++) {
+        bool del = i < ndel;
+        rec[n] = rn_cluster_scram_entry(del ? del_user[i] : put_user[i - ndel],
+                                        del ? del_mech[i] : 0, del ? NULL : &put[i - ndel],
+                                        keys[n], values[n]);
+    }
+    rn_err err = rn_cluster_propose_wait(o->cluster, rec, n, 5000, msg, sizeof msg);
+    if (!err) return 0;
+    rn_http_json_error(r, err == RN_KAFKA_NOT_CONTROLLER ? 409 : 503, "%s: %s", rn_err_name(err),
+                       msg[0] ? msg : rn_err_message(err));
+    return -1;
+}
 
 static void list_users(struct evhttp_request *r, const rn_http_options *o) {
     rn_user_info *v;
@@ -85,10 +123,7 @@ static void set_user(struct evhttp_request *r, const rn_http_options *o, const c
         rn_http_json_error(r, 400, "%s", err);
         return;
     }
-    if (rn_users_write(o->engine, NULL, NULL, 0, users, cred, nm) != RN_KAFKA_NONE) {
-        rn_http_json_error(r, 500, "storing the credential failed");
-        return;
-    }
+    if (write_changes(r, o, NULL, NULL, 0, users, cred, nm) != 0) return;
     list_users(r, o);
 }
 
@@ -123,10 +158,7 @@ static void delete_user(struct evhttp_request *r, const rn_http_options *o, cons
         rn_http_json_error(r, 404, "no such user or credential: %s", name);
         return;
     }
-    if (rn_users_write(o->engine, users, del, nd, NULL, NULL, 0) != RN_KAFKA_NONE) {
-        rn_http_json_error(r, 500, "removing the credential failed");
-        return;
-    }
+    if (write_changes(r, o, users, del, nd, NULL, NULL, 0) != 0) return;
     list_users(r, o);
 }
 

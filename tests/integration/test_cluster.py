@@ -5,12 +5,18 @@ partitions by reassignment while records flow. Each test checks what a fresh con
 reads back against the producer's delivery reports (every acknowledged record exactly
 once, at its offset; offsets dense) and prints the figures the issue's closing note
 quotes (failover seconds, records checked)."""
+import json
+import os
+import struct
+import subprocess
 import time
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import kafka_wire
+from conftest import BUILD
 from cluster import (Cluster, GroupReader, NumberedProducer, admin_error_text, check_exactly_once,
                      consume_all, settings_from_kwargs, wait_until)
 
@@ -321,18 +327,129 @@ def test_unclean_leader_election_off_and_on(cluster_factory, capsys):
                     "on: broker %d (out of sync) elected" % b2)
 
 
-def test_acl_changes_refused_with_why(cluster_factory):
-    """ACLs (and SCRAM users) are per broker, not in the replicated metadata yet: a change
-    on one broker would leave the others different, so a cluster refuses it and says why."""
-    from kafka.admin import ACL, ACLOperation, ACLPermissionType, KafkaAdminClient, ResourcePattern, ResourceType
-    c = cluster_factory(3)
-    a = KafkaAdminClient(bootstrap_servers=c.bootstrap, request_timeout_ms=20000)
-    res = a.create_acls([ACL("User:alice", "*", ACLOperation.READ, ACLPermissionType.ALLOW,
-                             ResourcePattern(ResourceType.TOPIC, "t"))])
-    a.close()
-    assert not res["succeeded"] and len(res["failed"]) == 1, res
-    # kafka-python keeps the code, not the broker's sentence (CreateAcls' error_message)
-    assert "InvalidRequestError" in str(res["failed"][0][1]), res
+def describe_acls_of(broker):
+    """Every ACL binding one broker holds: a raw DescribeAcls v1 (match anything) to that
+    broker alone, as [(resource type, name, pattern, principal, host, operation,
+    permission)]."""
+    body = struct.pack(">bhbhhbb", 1, -1, 1, -1, -1, 1, 1)
+    s = kafka_wire.connect(broker)
+    try:
+        s.sendall(kafka_wire.request(29, 1, 5, body))
+        corr, data = kafka_wire.read_response(s)
+    finally:
+        s.close()
+    assert corr == 5
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return v[0]
+
+    def string():
+        nonlocal pos
+        n = take(">h")
+        v = data[pos:pos + max(n, 0)].decode()
+        pos += max(n, 0)
+        return v
+    take(">i")
+    assert take(">h") == 0
+    string()
+    out = []
+    for _ in range(take(">i")):
+        rtype, name, pattern = take(">b"), string(), take(">b")
+        for _ in range(take(">i")):
+            out.append((rtype, name, pattern, string(), string(), take(">b"), take(">b")))
+    return sorted(out)
+
+
+def test_acls_and_users_are_the_clusters(cluster_factory):
+    """ACL bindings and SCRAM credentials are in the replicated metadata, as in KRaft:
+    changed on the controller (through confluent-kafka's AdminClient, the Kafka API, and
+    `runnel user` over HTTP), every broker holds them before the change is answered, and
+    a broker that was down catches up. A broker that is not the controller refuses and
+    names it."""
+    from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
+                             KafkaAdminClient, ResourcePattern, ResourcePatternFilter, ResourceType)
+    from test_sasl import alter, describe, upsertion
+    c = cluster_factory(3, http_console_actions_enable=True)
+    acl = ACL("User:alice", "*", ACLOperation.WRITE, ACLPermissionType.ALLOW,
+              ResourcePattern(ResourceType.TOPIC, "orders", ACLResourcePatternType.PREFIXED))
+
+    def on_controller(call):
+        # kafka-python sends ACL changes to a broker of its choice, and a broker that is
+        # not the controller refuses them (admin requests are not forwarded yet): ask the
+        # controller alone, again if it moved.
+        for _ in range(20):
+            controller = c.metadata().controller_id
+            a = KafkaAdminClient(bootstrap_servers=c[controller].bootstrap, request_timeout_ms=20000)
+            try:
+                result = call(a)
+            finally:
+                a.close()
+            if "NotControllerError" not in str(result):
+                return result
+            time.sleep(0.3)
+        raise AssertionError("the controller never took the change: %s" % result)
+
+    res = on_controller(lambda a: a.create_acls([acl]))
+    assert len(res["succeeded"]) == 1 and not res["failed"], res
+    want = [(2, "orders", 4, "User:alice", "*", 4, 3)]
+    for b in c:  # answered once every live broker follows it: no waiting here
+        assert describe_acls_of(b) == want, b.node_id
+
+    # A broker down during a change catches up when it is back.
+    controller = c.metadata().controller_id
+    down = [i for i in c.alive_ids() if i != controller][0]
+    c.stop_broker(down)
+    flt = ACLFilter("User:alice", None, ACLOperation.ANY, ACLPermissionType.ANY,
+                    ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+    res = on_controller(lambda a: a.delete_acls([flt]))
+    (_, matched, err), = res
+    assert err.errno == 0 and [m[0].resource_pattern.resource_name for m in matched] == ["orders"], res
+    for i in c.alive_ids():
+        assert describe_acls_of(c[i]) == [], i
+    c.start_broker(down)
+    c.wait_ready()
+    wait_until(lambda: describe_acls_of(c[down]) == [], 30, "the returning broker to drop the binding")
+
+    # SCRAM credentials through the Kafka API: refused off the controller, with its name.
+    controller = c.metadata().controller_id
+    other = [i for i in c.alive_ids() if i != controller][0]
+    s = kafka_wire.connect(c[other])
+    try:
+        res = alter(s, [], [upsertion("carol", 2, "c4rol-pw")])
+    finally:
+        s.close()
+    assert res["carol"][0] == 41 and "controller" in res["carol"][1], res  # NOT_CONTROLLER
+    s = kafka_wire.connect(c[controller])
+    try:
+        assert alter(s, [], [upsertion("carol", 2, "c4rol-pw", iterations=8192)]) == {"carol": (0, None)}
+    finally:
+        s.close()
+    for b in c:
+        s = kafka_wire.connect(b)
+        try:
+            assert describe(s, ["carol"])[1]["carol"] == (0, None, [(2, 8192)]), b.node_id
+        finally:
+            s.close()
+
+    # ... and through `runnel user` (HTTP): set and delete on the controller, listed on all.
+    def user_cli(node, *args, check=True):
+        p = subprocess.run([os.path.join(BUILD, "runnel"), "user"] + list(args) +
+                           ["--http", "127.0.0.1:%d" % c[node].http_port], capture_output=True, timeout=30)
+        assert not check or p.returncode == 0, p.stderr
+        return p
+
+    p = user_cli(other, "set", "dave", "--password", "d4ve-pw", check=False)
+    assert p.returncode == 1 and b"controller" in p.stderr, p.stderr
+    user_cli(controller, "set", "dave", "--password", "d4ve-pw")
+    user_cli(controller, "delete", "carol")
+    for b in c:
+        users = {u["name"]: [m["mechanism"] for m in u["mechanisms"]]
+                 for u in json.loads(user_cli(b.node_id, "list", "--json").stdout)["users"]}
+        assert users == {"dave": ["SCRAM-SHA-256", "SCRAM-SHA-512"]}, (b.node_id, users)
 
 
 def test_group_survives_its_coordinator_kill9(cluster_factory, capsys):

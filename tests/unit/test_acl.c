@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "rnlog.h"
+#include "users.h"
 
 static char dir[64];
 
@@ -139,5 +140,56 @@ Test(acl, filters_describe_delete_and_persist) {
     cr_assert_eq(rn_acls_count(rn_engine_acls(e)), 2, "deletes survive a restart");
     cr_assert_not(can(rn_engine_acls(e), "User:a", RN_ACL_OP_READ, RN_ACL_RESOURCE_TOPIC, "orders"));
     cr_assert(can(rn_engine_acls(e), "User:b", RN_ACL_OP_WRITE, RN_ACL_RESOURCE_TOPIC, "orders"), "prefixed ord");
+    rn_engine_close(e);
+}
+
+/* A cluster's bindings: the image keeps their keys; replace makes a broker's bindings
+ * exactly those, in memory and on disk. SCRAM credentials follow entry by entry. */
+Test(acl, replace_follows_a_clusters_keys) {
+    rn_engine *e = open_engine();
+    rn_acls *a = rn_engine_acls(e);
+    add(a, bind(RN_ACL_RESOURCE_TOPIC, "local", RN_ACL_PATTERN_LITERAL, "User:old", RN_ACL_OP_READ,
+                RN_ACL_PERMISSION_ALLOW));
+    rn_acl_binding b1 = bind(RN_ACL_RESOURCE_TOPIC, "orders", RN_ACL_PATTERN_PREFIXED, "User:alice",
+                             RN_ACL_OP_WRITE, RN_ACL_PERMISSION_ALLOW);
+    rn_acl_binding b2 = bind(RN_ACL_RESOURCE_GROUP, "g", RN_ACL_PATTERN_LITERAL, "User:bob",
+                             RN_ACL_OP_READ, RN_ACL_PERMISSION_DENY);
+    char err[128];
+    cr_assert(rn_acl_binding_valid(&b1, err, sizeof err));
+    rn_acl_binding bad = b1;
+    bad.principal = (char *)"alice";
+    cr_assert_not(rn_acl_binding_valid(&bad, err, sizeof err));
+    cr_assert(strstr(err, "User:"), "%s", err);
+    uint8_t k1[RN_ACL_KEY_MAX], k2[RN_ACL_KEY_MAX];
+    const uint8_t *keys[3] = {k1, k2, (const uint8_t *)"garbage"};
+    size_t lens[3] = {rn_acl_binding_key(&b1, k1), rn_acl_binding_key(&b2, k2), 7};
+    cr_assert_eq(rn_acls_replace(a, keys, lens, 3), 0, "a key that does not parse is skipped");
+    cr_assert_eq(rn_acls_count(a), 2);
+    cr_assert(can(a, "User:alice", RN_ACL_OP_WRITE, RN_ACL_RESOURCE_TOPIC, "orders-eu"));
+    cr_assert_not(can(a, "User:old", RN_ACL_OP_READ, RN_ACL_RESOURCE_TOPIC, "local"));
+    rn_engine_close(e);
+    e = open_engine();
+    a = rn_engine_acls(e);
+    cr_assert_eq(rn_acls_count(a), 2, "replaced on disk too");
+    cr_assert(can(a, "User:alice", RN_ACL_OP_WRITE, RN_ACL_RESOURCE_TOPIC, "orders-eu"));
+    cr_assert_eq(rn_acls_replace(a, NULL, NULL, 0), 0);
+    cr_assert_eq(rn_acls_count(a), 0);
+
+    /* Credentials: set, then removed; a user the cluster never named stays. */
+    rn_scram_credential c = {.mechanism = RN_SCRAM_SHA_256, .iterations = 4096, .salt_len = 4,
+                             .key_len = 32, .salt = "salt"};
+    const char *local_user = "local";
+    cr_assert_eq(rn_users_write(e, NULL, NULL, 0, &local_user, &c, 1), 0);
+    uint8_t uk[RN_USER_KEY_MAX], uv[RN_USER_VALUE_MAX];
+    const uint8_t *ukeys[1] = {uk}, *uvals[1] = {uv};
+    size_t uklen[1] = {rn_user_key(uk, "carol", RN_SCRAM_SHA_256)}, uvlen[1] = {rn_user_value(&c, uv)};
+    cr_assert_eq(rn_users_follow(e, ukeys, uklen, uvals, uvlen, 1), 0);
+    rn_scram_credential got;
+    cr_assert_eq(rn_users_get(e, "carol", RN_SCRAM_SHA_256, &got), 0);
+    cr_assert_eq(got.iterations, 4096);
+    uvals[0] = NULL;
+    cr_assert_eq(rn_users_follow(e, ukeys, uklen, uvals, uvlen, 1), 0);
+    cr_assert_eq(rn_users_get(e, "carol", RN_SCRAM_SHA_256, &got), RN_KAFKA_RESOURCE_NOT_FOUND);
+    cr_assert_eq(rn_users_get(e, "local", RN_SCRAM_SHA_256, &got), 0);
     rn_engine_close(e);
 }
