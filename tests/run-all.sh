@@ -13,21 +13,37 @@ failed=()
 echo "== unit tests (Criterion, ASan+UBSan)"
 ctest --test-dir build-asan --output-on-failure || failed+=(unit)
 
-echo "== fuzzing (${FUZZ_SECONDS}s per target)"
-for f in build-fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+echo "== fuzzing (${FUZZ_SECONDS}s per target, $(nproc) at a time)"
+# Each target in the background, as many at once as there are cores; reported in order.
+fuzz_start() { # target -> its corpus dir (the log beside it)
+    local f=$1 name seeds corpus
     name=$(basename "$f"); seeds=tests/fuzz/seeds/${name#fuzz_}
     corpus=$(mktemp -d)
     [ -d "$seeds" ] && cp "$seeds"/* "$corpus"/ 2>/dev/null
-    if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 \
-            -artifact_prefix="$corpus/" "$corpus" >"$corpus.log" 2>&1; then
-        echo "$name: $(grep -E '^#[0-9]+.*DONE' "$corpus.log" | tail -1)"
-    else
-        echo "$name: FAILED"; tail -40 "$corpus.log"; failed+=("$name")
-        ls "$corpus"/crash-* "$corpus"/leak-* "$corpus"/timeout-* 2>/dev/null
-    fi
-    rm -rf "$corpus" "$corpus.log"
+    "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 \
+        -artifact_prefix="$corpus/" "$corpus" >"$corpus.log" 2>&1 &
+    pids+=($!); corpora+=("$corpus"); names+=("$name")
+}
+fuzz_report() {
+    for i in "${!pids[@]}"; do
+        local corpus=${corpora[$i]} name=${names[$i]}
+        if wait "${pids[$i]}"; then
+            echo "$name: $(grep -E '^#[0-9]+.*DONE' "$corpus.log" | tail -1)"
+        else
+            echo "$name: FAILED"; tail -40 "$corpus.log"; failed+=("$name")
+            ls "$corpus"/crash-* "$corpus"/leak-* "$corpus"/timeout-* 2>/dev/null
+        fi
+        rm -rf "$corpus" "$corpus.log"
+    done
+    pids=(); corpora=(); names=()
+}
+pids=(); corpora=(); names=()
+for f in build-fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    fuzz_start "$f"
+    [ ${#pids[@]} -lt "$(nproc)" ] || fuzz_report
 done
+fuzz_report
 
 echo "== integration tests (real runnel-server, real clients)"
 export RUNNEL_SERVER=${RUNNEL_SERVER:-$PWD/build-asan/runnel-server}

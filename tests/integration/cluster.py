@@ -356,8 +356,16 @@ class Cluster:
         return sorted({m for b in self for m in b.sanitizer_findings()})
 
     def read_log(self):
-        """Every broker's log, one after another, each headed by its node id."""
-        return "".join("==== broker %d\n%s" % (b.node_id, b.read_log()) for b in self)
+        """Every broker's log since mark_logs() (else whole), one after another, each
+        headed by its node id."""
+        marks = getattr(self, "_log_marks", {})
+        return "".join("==== broker %d\n%s" % (b.node_id, b.read_log()[marks.get(b.node_id, 0):])
+                       for b in self)
+
+    def mark_logs(self):
+        """From now on read_log() starts here (a cluster shared by several tests shows
+        each test its own lines)."""
+        self._log_marks = {b.node_id: len(b.read_log()) for b in self}
 
     def crashed(self):
         """Brokers whose process exited without being told to."""

@@ -112,9 +112,9 @@ class Broker:
 
 
 @pytest.fixture
-def broker_factory():
+def broker_factory(request):
     if CLUSTER_SIZE:
-        yield from cluster_broker_factory()
+        yield from cluster_broker_factory(request.getfixturevalue("cluster_pool"))
         return
     made = []
     tmps = []
@@ -164,23 +164,47 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="RUNNEL_CLUSTER: " + reason))
 
 
-def cluster_broker_factory():
-    """broker_factory's body in cluster mode: make(**settings) starts a ready Cluster whose
-    bootstrap names every broker; restart() restarts them all; read_log() is every log."""
-    from cluster import Cluster, settings_from_kwargs
-
-    made = []
-
-    def make(**settings):
-        c = Cluster(CLUSTER_SIZE, settings_from_kwargs(settings))
-        made.append(c)
-        return c.start(timeout=90)
-
-    yield make
+@pytest.fixture(scope="module")
+def cluster_pool():
+    """RUNNEL_CLUSTER: a module's clusters, one per distinct settings, shared by its tests
+    (three ASan brokers started and stopped per test were most of the cluster run's time).
+    Closed, and their sanitizer reports checked, when the module ends."""
+    pool = {}
+    yield pool
     problems = []
-    for c in made:
+    for c in pool.values():
         problems += c.close()
     assert not problems, "\n".join(problems)
+
+
+def cluster_broker_factory(pool):
+    """broker_factory's body in cluster mode: make(**settings) gives a ready Cluster whose
+    bootstrap names every broker (the module's, when one with these settings is up: tests
+    use their own topic and group names); restart() restarts them all; read_log() is every
+    log from the start of the test. A broker that died during the test fails it."""
+    from cluster import Cluster, settings_from_kwargs
+
+    used = []
+
+    def make(**settings):
+        key = tuple(sorted(settings_from_kwargs(settings).items()))
+        c = pool.get(key)
+        if c is not None and (c.crashed() or len(c.alive_ids()) != CLUSTER_SIZE):
+            problems = pool.pop(key).close()
+            assert not problems, "\n".join(problems)
+            c = None
+        if c is None:
+            c = pool[key] = Cluster(CLUSTER_SIZE, dict(key))
+            c.start(timeout=90)
+        else:
+            c.wait_ready()
+        c.mark_logs()
+        used.append(c)
+        return c
+
+    yield make
+    for c in used:
+        assert not c.crashed(), "broker(s) %s exited:\n%s" % (c.crashed(), c.read_log()[-6000:])
 
 
 @pytest.fixture
