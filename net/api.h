@@ -27,6 +27,7 @@ struct rn_request {
     int32_t correlation_id;
     rn_bytes client_id;
     rn_reader body;          /* positioned at the body; flexible per the API table */
+    const uint8_t *body_start; /* where body started (a handler run again reads it anew) */
     rn_writer resp;          /* the response body */
     rn_arena arena;          /* freed with the request */
     uint8_t *frame;          /* the request bytes (owned); decoded fields point here */
@@ -49,6 +50,11 @@ struct rn_request {
         uint32_t count;
     } errors[8];
     int nerrors;
+    /* A request a broker forwarded in an Envelope (net/api_envelope.c): the client's
+     * principal and host to authorize (NULL: the connection's), and the Envelope request
+     * whose response this one becomes when it completes. */
+    const char *principal, *client_host;
+    rn_request *envelope;
 };
 
 typedef enum rn_api_result (*rn_api_handler)(rn_request *req);
@@ -59,6 +65,9 @@ typedef struct rn_api {
     int16_t min_version, max_version; /* advertised in ApiVersions */
     int16_t flexible_from;            /* first flexible version, or -1 */
     rn_api_handler handler;
+    /* Served by the active controller: another broker of a cluster forwards it there in
+     * an Envelope (KIP-590), the client's principal with it (net/forward.c). */
+    bool controller;
 } rn_api;
 
 /* An error as the response carries it (rn_err_wire), counted for the request's metrics:
@@ -78,8 +87,23 @@ static inline bool rn_api_flexible(const rn_api *api, int16_t version) {
 }
 
 /* Finish a deferred request: its response body is in req->resp. Any thread that owns
- * the request's connection (its network thread). */
+ * the request's connection (its network thread). A request inside an Envelope completes
+ * its Envelope instead (net/api_envelope.c). */
 void rn_request_complete(rn_request *req);
+
+/* ---- requests inside an Envelope (net/conn.c; net/api_envelope.c uses them) ---------- */
+
+/* A request made of an embedded header and body (frame: copied) on the Envelope's
+ * connection, to answer into it: NULL with *err UNSUPPORTED_VERSION (an API or version
+ * this broker does not serve), INVALID_REQUEST (an API only the controller's clients
+ * send directly, or a header that does not parse) or RN_ERR_NOMEM. */
+rn_request *rn_request_inner(rn_request *envelope, const uint8_t *frame, size_t len, rn_err *err);
+void rn_request_free(rn_request *req);
+/* Called by rn_request_complete for a request with an envelope (net/api_envelope.c). */
+void rn_envelope_complete(rn_request *inner);
+/* Run a request's handler again from the start, as if it had just arrived (a forward that
+ * failed is served here); completes or parks it as the handler says. */
+void rn_request_rerun(rn_request *req);
 
 /* Log a malformed request (API, version, offset, failing field) and return
  * RN_API_MALFORMED; handlers `return rn_api_malformed(req);` at err_parse. */
@@ -129,5 +153,6 @@ enum rn_api_result rn_api_list_partition_reassignments(rn_request *req);
 enum rn_api_result rn_api_alter_partition(rn_request *req);
 enum rn_api_result rn_api_broker_registration(rn_request *req);
 enum rn_api_result rn_api_broker_heartbeat(rn_request *req);
+enum rn_api_result rn_api_envelope(rn_request *req);
 
 #endif

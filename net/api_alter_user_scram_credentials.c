@@ -116,9 +116,10 @@ static void write_response(rn_request *req, void *ctx, const rn_controller_resul
         rn_write_tags(w);
         if (err)
             rn_log_warn("%s (%s): SCRAM credentials of '%s' not changed: %s", c->peer,
-                        c->principal, name, msg);
+                        rn_authz_principal(req), name, msg);
         else
-            rn_log_info("%s (%s): SCRAM credentials of '%s' changed", c->peer, c->principal, name);
+            rn_log_info("%s (%s): SCRAM credentials of '%s' changed", c->peer,
+                        rn_authz_principal(req), name);
     }
     rn_write_tags(w);
 }

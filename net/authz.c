@@ -43,6 +43,19 @@ static void peer_host(const rn_conn *c, char *out, size_t len) {
     out[n] = 0;
 }
 
+/* Who asks, and from where: the client a broker forwarded the request for (Envelope),
+ * else the connection's. */
+const char *rn_authz_principal(const rn_request *req) {
+    return req->principal ? req->principal : req->conn->principal;
+}
+
+static void req_host(const rn_request *req, char *out, size_t len) {
+    if (req->client_host)
+        snprintf(out, len, "%s", req->client_host);
+    else
+        peer_host(req->conn, out, len);
+}
+
 /* super.users is Kafka's list: principals separated by ';' (spaces around them ignored). */
 static bool super_user(const char *list, const char *principal) {
     size_t plen = strlen(principal);
@@ -62,20 +75,20 @@ bool rn_authz_enabled(const rn_request *req) { return rn_conn_opts(req->conn)->a
 static bool authorize(rn_request *req, int op, int resource_type, const char *name, bool log) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     if (!o->authorizer_enabled) return true;
-    const rn_conn *c = req->conn;
-    if (super_user(o->super_users, c->principal)) return true;
+    const char *principal = rn_authz_principal(req);
+    if (super_user(o->super_users, principal)) return true;
     if (resource_type == RN_ACL_RESOURCE_CLUSTER) name = RN_AUTHZ_CLUSTER_NAME;
     char host[64];
-    peer_host(c, host, sizeof host);
-    if (rn_acls_authorize(rn_engine_acls(o->engine), c->principal, host, op, resource_type,
+    req_host(req, host, sizeof host);
+    if (rn_acls_authorize(rn_engine_acls(o->engine), principal, host, op, resource_type,
                           name ? name : "", o->allow_everyone_if_no_acl_found))
         return true;
     if (log) {
         atomic_fetch_add_explicit(&denials, 1, memory_order_relaxed);
         rn_log_info("authorization: principal %s from %s denied %s on %s:%s (%s v%d, client %s)",
-                    c->principal, host, op_name(op), resource_name(resource_type),
+                    principal, host, op_name(op), resource_name(resource_type),
                     name ? name : "", req->api ? req->api->name : "?", req->api_version,
-                    c->client_id[0] ? c->client_id : "-");
+                    req->conn->client_id[0] ? req->conn->client_id : "-");
     }
     return false;
 }
@@ -91,10 +104,10 @@ bool rn_authz_quiet(rn_request *req, int op, int resource_type, const char *name
 bool rn_authz_any(rn_request *req, int op, int resource_type) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     if (!o->authorizer_enabled) return true;
-    const rn_conn *c = req->conn;
-    if (super_user(o->super_users, c->principal)) return true;
+    const char *principal = rn_authz_principal(req);
+    if (super_user(o->super_users, principal)) return true;
     char host[64];
-    peer_host(c, host, sizeof host);
+    req_host(req, host, sizeof host);
     /* Every ALLOW binding of the type that names this principal (or User:*) for op (or
      * ALL); it counts when the resource it names is not denied as a whole. */
     rn_acl_binding filter = {.resource_type = (int8_t)resource_type,
@@ -107,11 +120,11 @@ bool rn_authz_any(rn_request *req, int op, int resource_type) {
     if (rn_acls_describe(rn_engine_acls(o->engine), &filter, &v, &n) == RN_KAFKA_NONE) {
         for (int i = 0; i < n && !found; i++) {
             const rn_acl_binding *b = &v[i];
-            if (strcmp(b->principal, "User:*") != 0 && strcmp(b->principal, c->principal) != 0)
+            if (strcmp(b->principal, "User:*") != 0 && strcmp(b->principal, principal) != 0)
                 continue;
             if (strcmp(b->host, "*") != 0 && strcmp(b->host, host) != 0) continue;
             if (b->operation != op && b->operation != RN_ACL_OP_ALL) continue;
-            found = rn_acls_authorize(rn_engine_acls(o->engine), c->principal, host, op,
+            found = rn_acls_authorize(rn_engine_acls(o->engine), principal, host, op,
                                       resource_type, b->resource_name, false);
         }
         rn_acl_bindings_free(v, n);
@@ -119,9 +132,9 @@ bool rn_authz_any(rn_request *req, int op, int resource_type) {
     if (!found) {
         atomic_fetch_add_explicit(&denials, 1, memory_order_relaxed);
         rn_log_info("authorization: principal %s from %s denied %s on every %s (%s v%d, client %s)",
-                    c->principal, host, op_name(op), resource_name(resource_type),
+                    principal, host, op_name(op), resource_name(resource_type),
                     req->api ? req->api->name : "?", req->api_version,
-                    c->client_id[0] ? c->client_id : "-");
+                    req->conn->client_id[0] ? req->conn->client_id : "-");
     }
     return found;
 }

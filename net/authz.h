@@ -36,4 +36,8 @@ bool rn_authz_enabled(const rn_request *req);
 /* Denials since start (every server). */
 uint64_t rn_authz_denials(void);
 
+/* The principal a request is made for: the client's a broker forwarded it for
+ * (Envelope), else the connection's. */
+const char *rn_authz_principal(const rn_request *req);
+
 #endif

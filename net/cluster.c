@@ -27,7 +27,7 @@
 #define TICK_MS 100
 #define ISR_CHECK_MS 500
 
-enum { API_METADATA = 3, API_ALTER_PARTITION = 56, API_BROKER_REGISTRATION = 62,
+enum { API_METADATA = 3, API_ALTER_PARTITION = 56, API_ENVELOPE = 58, API_BROKER_REGISTRATION = 62,
        API_BROKER_HEARTBEAT = 63 };
 
 /* ---- accessors ---------------------------------------------------------------------- */
@@ -339,22 +339,96 @@ static bool controller_endpoint(rn_cluster *c, int32_t *id, char host[256], int 
     return false;
 }
 
-static rn_peer *controller_peer(rn_cluster *c) {
+/* A connection to the controller in *slot (made again when the controller moved). */
+static rn_peer *peer_to_controller(rn_cluster *c, rn_peer **slot, int32_t *slot_id) {
     int32_t id;
     char host[256];
     int port;
     if (!controller_endpoint(c, &id, host, &port)) return NULL;
-    if (c->controller_peer && (c->controller_peer_id != id ||
-                               strcmp(rn_peer_host(c->controller_peer), host) != 0 ||
-                               rn_peer_port(c->controller_peer) != port)) {
-        rn_peer_free(c->controller_peer);
-        c->controller_peer = NULL;
+    if (*slot && (*slot_id != id || strcmp(rn_peer_host(*slot), host) != 0 ||
+                  rn_peer_port(*slot) != port)) {
+        rn_peer_free(*slot);
+        *slot = NULL;
     }
-    if (!c->controller_peer) {
-        c->controller_peer = rn_peer_new(c->base, c->o.node_id, host, port);
-        c->controller_peer_id = id;
+    if (!*slot) {
+        *slot = rn_peer_new(c->base, c->o.node_id, host, port);
+        *slot_id = id;
     }
-    return c->controller_peer;
+    return *slot;
+}
+
+/* The agent's own RPCs (registration, heartbeats, ISR changes). */
+static rn_peer *controller_peer(rn_cluster *c) {
+    return peer_to_controller(c, &c->controller_peer, &c->controller_peer_id);
+}
+
+/* ---- forwarding admin requests to the controller (net/forward.c) ----------------------- */
+
+typedef struct rn_forward_job {
+    struct rn_forward_job *next;
+    rn_cluster_forwarded done;
+    void *ctx;
+    size_t len;
+    uint8_t body[];
+} rn_forward_job;
+
+int rn_cluster_forward(rn_cluster *c, const uint8_t *body, size_t len, rn_cluster_forwarded done,
+                       void *ctx) {
+    rn_forward_job *j = malloc(sizeof *j + len);
+    if (!j) return -1;
+    *j = (rn_forward_job){.done = done, .ctx = ctx, .len = len};
+    memcpy(j->body, body, len);
+    pthread_mutex_lock(&c->groups_lock);
+    *c->forwards_tail = j;
+    c->forwards_tail = &j->next;
+    pthread_mutex_unlock(&c->groups_lock);
+    event_active(c->forward_ev, EV_READ, 0);
+    return 0;
+}
+
+static void forward_answered(void *ctx, rn_err err, rn_reader *r) {
+    rn_forward_job *j = ctx;
+    rn_bytes data = {0};
+    int16_t code = 0;
+    if (!err && (rn_read_bytes(r, &data) || rn_read_i16(r, &code) || rn_read_tags(r)))
+        err = RN_KAFKA_CORRUPT_MESSAGE;
+    if (!err && code) err = (rn_err)code;
+    if (!err && (!data.ptr || data.len < 4)) err = RN_KAFKA_CORRUPT_MESSAGE;
+    j->done(j->ctx, err, err ? NULL : data.ptr, err ? 0 : (size_t)data.len);
+    free(j);
+}
+
+static rn_forward_job *take_forwards(rn_cluster *c) {
+    pthread_mutex_lock(&c->groups_lock);
+    rn_forward_job *j = c->forwards;
+    c->forwards = NULL;
+    c->forwards_tail = &c->forwards;
+    pthread_mutex_unlock(&c->groups_lock);
+    return j;
+}
+
+static void forwards_fail(rn_cluster *c) {
+    for (rn_forward_job *j = take_forwards(c), *next; j; j = next) {
+        next = j->next;
+        j->done(j->ctx, RN_KAFKA_NOT_CONTROLLER, NULL, 0);
+        free(j);
+    }
+}
+
+/* Envelopes go on a connection of their own: an admin request may take seconds, and the
+ * controller answers a connection's requests in order (heartbeats must not wait). */
+static void forward_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rn_cluster *c = arg;
+    for (rn_forward_job *j = take_forwards(c), *next; j; j = next) {
+        next = j->next;
+        rn_peer *p = peer_to_controller(c, &c->forward_peer, &c->forward_peer_id);
+        if (!p || rn_peer_send(p, API_ENVELOPE, 0, j->body, j->len, 30000, forward_answered, j) != 0) {
+            j->done(j->ctx, RN_KAFKA_NOT_CONTROLLER, NULL, 0);
+            free(j);
+        }
+    }
 }
 
 /* Send an encoded request (w is freed here) and mark *in_flight until its answer. */
@@ -1048,6 +1122,7 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
     pthread_mutex_init(&c->hb_lock, NULL);
     pthread_mutex_init(&c->groups_lock, NULL);
     c->changes_tail = &c->changes;
+    c->forwards_tail = &c->forwards;
 
     int32_t ids[RN_CLUSTER_MAX_BROKERS];
     char (*addrs)[280] = calloc(RN_CLUSTER_MAX_BROKERS, 280);
@@ -1084,8 +1159,10 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
     c->stop_ev = event_new(c->base, -1, 0, stop_cb, c);
     c->tick_ev = event_new(c->base, -1, EV_PERSIST, tick_cb, c);
     c->groups_ev = event_new(c->base, -1, 0, group_changes_cb, c);
+    c->forward_ev = event_new(c->base, -1, 0, forward_cb, c);
     c->fetcher = rn_replica_fetcher_new(c->base, o->node_id, 500);
-    if (!c->reconcile_ev || !c->stop_ev || !c->tick_ev || !c->groups_ev || !c->fetcher)
+    if (!c->reconcile_ev || !c->stop_ev || !c->tick_ev || !c->groups_ev || !c->forward_ev ||
+        !c->fetcher)
         goto nomem;
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(c->tick_ev, &tv);
@@ -1116,6 +1193,7 @@ fail:
     if (c->fetcher) rn_replica_fetcher_free(c->fetcher);
     if (c->tick_ev) event_free(c->tick_ev);
     if (c->groups_ev) event_free(c->groups_ev);
+    if (c->forward_ev) event_free(c->forward_ev);
     if (c->stop_ev) event_free(c->stop_ev);
     if (c->reconcile_ev) event_free(c->reconcile_ev);
     if (c->base) event_base_free(c->base);
@@ -1140,11 +1218,14 @@ void rn_cluster_stop(rn_cluster *c) {
     pthread_join(c->thread, NULL);
     rn_replica_fetcher_free(c->fetcher);
     rn_peer_free(c->controller_peer);
+    rn_peer_free(c->forward_peer); /* answers what it still waits for: NETWORK_EXCEPTION */
     rn_peer_free(c->bootstrap_peer);
+    forwards_fail(c); /* jobs queued since */
     event_free(c->tick_ev);
     event_free(c->stop_ev);
     event_free(c->reconcile_ev);
     event_free(c->groups_ev);
+    event_free(c->forward_ev);
     event_base_free(c->base);
     for (rn_group_change *ch = take_group_changes(c), *next; ch; ch = next) {
         next = ch->next;

@@ -95,6 +95,15 @@ rn_md_record rn_cluster_scram_entry(const char *user, int8_t mechanism,
 rn_err rn_cluster_propose_wait(rn_cluster *c, const rn_md_record *records, int n, int timeout_ms,
                                char *msg, size_t msglen);
 
+/* Forwarding (net/forward.c): send an Envelope request body (encoded, copied here) to
+ * the active controller, on the agent's thread. done runs once, on the agent's thread,
+ * with the Envelope's response_data (the embedded response header and body; valid during
+ * the call), or an error: the Envelope's error code, NOT_CONTROLLER (no controller known),
+ * or a network error. 0, or -1 when out of memory (done never runs). */
+typedef void (*rn_cluster_forwarded)(void *ctx, rn_err err, const uint8_t *response, size_t len);
+int rn_cluster_forward(rn_cluster *c, const uint8_t *body, size_t len, rn_cluster_forwarded done,
+                       void *ctx);
+
 /* Metadata's auto.create.topics.enable: create `topic` with num.partitions and
  * default.replication.factor (capped at the unfenced brokers) on the controller: proposed
  * here when this broker is the controller, else sent to it as CreateTopics. Fire and

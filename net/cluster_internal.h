@@ -65,6 +65,12 @@ struct rn_cluster {
     pthread_mutex_t groups_lock;
     struct rn_group_change *changes, **changes_tail;
     struct event *groups_ev;
+    /* Admin requests to forward (queued by network threads, sent by the agent) on a
+     * connection of their own. */
+    struct rn_forward_job *forwards, **forwards_tail;
+    struct event *forward_ev;
+    rn_peer *forward_peer;
+    int32_t forward_peer_id;
 
     /* The controller's state (the agent's thread). */
     pthread_mutex_t hb_lock;

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "forward.h"
 #include "rnlog.h"
 #include "tls.h"
 #include "users.h"
@@ -100,7 +101,7 @@ static int64_t now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void request_free(rn_request *req) {
+void rn_request_free(rn_request *req) {
     rn_writer_free(&req->resp);
     rn_arena_free(&req->arena);
     free(req->frame);
@@ -196,11 +197,15 @@ static void conn_flush(rn_conn *c) {
         c->head = req->next;
         if (!c->head) c->tail = NULL;
         c->inflight--;
-        request_free(req);
+        rn_request_free(req);
     }
 }
 
 void rn_request_complete(rn_request *req) {
+    if (req->envelope) {
+        rn_envelope_complete(req);
+        return;
+    }
     rn_conn *c = req->conn;
     req->state = RN_REQ_DONE;
     conn_flush(c);
@@ -232,6 +237,64 @@ static void conn_run_handler(rn_conn *c, rn_request *req) {
         c->close_after_flush = true;
         break;
     }
+}
+
+void rn_request_rerun(rn_request *req) {
+    rn_conn *c = req->conn;
+    rn_writer_free(&req->resp);
+    rn_writer_init(&req->resp, 0, rn_api_flexible(req->api, req->api_version));
+    rn_reader_init(&req->body, req->body_start, (size_t)(req->body.end - req->body_start),
+                   req->body.flexible);
+    req->nerrors = 0;
+    conn_run_handler(c, req);
+    conn_flush(c);
+    conn_update_flow(c);
+}
+
+rn_request *rn_request_inner(rn_request *envelope, const uint8_t *frame, size_t len, rn_err *err) {
+    *err = RN_ERR_NOMEM;
+    rn_request *req = calloc(1, sizeof *req);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!req || !copy) {
+        free(req);
+        free(copy);
+        return NULL;
+    }
+    memcpy(copy, frame, len);
+    *req = (rn_request){.frame = copy, .frame_len = len, .conn = envelope->conn,
+                        .server = envelope->server, .received_us = now_us(),
+                        .envelope = envelope, .state = RN_REQ_RUNNING};
+    rn_arena_init(&req->arena);
+    rn_writer_init(&req->resp, 0, false);
+    *err = RN_KAFKA_INVALID_REQUEST;
+    rn_reader h;
+    rn_reader_init(&h, copy, len, false);
+    RN_R_I16(&h, &req->api_key);
+    RN_R_I16(&h, &req->api_version);
+    RN_R_I32(&h, &req->correlation_id);
+    RN_R_STR(&h, &req->client_id);
+    req->api = rn_api_find(req->api_key);
+    if (!req->api || req->api_version < req->api->min_version ||
+        req->api_version > req->api->max_version) {
+        *err = RN_KAFKA_UNSUPPORTED_VERSION;
+        goto fail;
+    }
+    if (!req->api->controller) goto fail; /* only what brokers forward */
+    bool flexible = rn_api_flexible(req->api, req->api_version);
+    if (flexible) {
+        h.flexible = true;
+        RN_R_TAGS(&h);
+    }
+    rn_reader_init(&req->body, h.p, rn_reader_remaining(&h), flexible);
+    req->body_start = req->body.p;
+    rn_writer_free(&req->resp);
+    rn_writer_init(&req->resp, 0, flexible);
+    *err = RN_KAFKA_NONE;
+    return req;
+err_parse:
+fail:
+    rn_request_free(req);
+    return NULL;
 }
 
 /* Parse the header of one frame and run its handler. Takes the frame. Returns -1 when
@@ -278,7 +341,7 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
                     c->security_protocol == RN_SECURITY_SASL_SSL ? "SASL_SSL" : "SASL_PLAINTEXT");
         rn_metrics_errors(rn_server_metrics(c->thread->server), req->api_key,
                           RN_KAFKA_ILLEGAL_SASL_STATE, 1);
-        request_free(req);
+        rn_request_free(req);
         rn_conn_close(c, NULL);
         return -1;
     }
@@ -290,6 +353,7 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
         RN_R_TAGS(&h);
     }
     rn_reader_init(&req->body, h.p, rn_reader_remaining(&h), supported && flexible);
+    req->body_start = req->body.p;
     /* ApiVersions at an unknown version is answered in the v0 body (not flexible). */
     rn_writer_init(&req->resp, 0, supported && flexible);
 
@@ -321,7 +385,7 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
         req->state = RN_REQ_WAITING;
         return 0;
     }
-    enum rn_api_result result = req->api->handler(req);
+    enum rn_api_result result = rn_forward_wanted(req) ? rn_forward(req) : req->api->handler(req);
     int64_t took_us = now_us() - req->received_us;
     if (took_us > 500000)
         rn_log_warn("%s: %s v%d took %lld ms on the network thread", c->peer, req->api->name,
@@ -340,7 +404,7 @@ static int conn_handle_frame(rn_conn *c, uint8_t *frame, size_t len) {
 
 err_parse:
     rn_log_warn("%s: malformed request header (%zu bytes); closing", c->peer, len);
-    request_free(req);
+    rn_request_free(req);
     rn_conn_close(c, NULL);
     return -1;
 }
@@ -498,7 +562,7 @@ void rn_conn_close(rn_conn *c, const char *why) {
     while (req) {
         rn_request *next = req->next;
         if (req->state == RN_REQ_RUNNING && req->cancel) req->cancel(req);
-        request_free(req);
+        rn_request_free(req);
         req = next;
     }
     c->head = c->tail = NULL;

@@ -335,3 +335,84 @@ Test(api_controller, single_broker_topic_admin_as_before) {
     skip_string(&r);
     cr_assert_eq(i16(&r), RN_KAFKA_UNKNOWN_TOPIC_OR_PARTITION);
 }
+
+/* An embedded request (header v2, flexible) for an Envelope. */
+static rn_writer inner_frame(int16_t key, int16_t version, int32_t corr) {
+    rn_writer f;
+    rn_writer_init(&f, 64, false);
+    rn_write_i16(&f, key);
+    rn_write_i16(&f, version);
+    rn_write_i32(&f, corr);
+    rn_write_string(&f, "forwarded-client");
+    const rn_api *api = rn_api_find(key);
+    if (api && rn_api_flexible(api, version)) rn_write_uvarint(&f, 0);
+    return f;
+}
+
+/* Send an Envelope around frame; returns its error code, and the embedded response (its
+ * header included) in *data (valid until the next call). */
+static int16_t envelope(rn_writer *frame, const char *principal, rn_bytes *data) {
+    rn_writer b = body_for(58, 0);
+    rn_write_bytes(&b, frame->buf, (int32_t)frame->len);
+    rn_write_bytes(&b, principal, principal ? (int32_t)strlen(principal) : -1);
+    static const uint8_t addr[4] = {10, 0, 0, 7};
+    rn_write_bytes(&b, addr, 4);
+    rn_write_tags(&b);
+    rn_writer_free(frame);
+    rn_reader r = call(58, 0, &b);
+    cr_assert_eq(rn_read_bytes(&r, data), 0);
+    int16_t err = i16(&r);
+    cr_assert_eq(rn_read_tags(&r), 0);
+    cr_assert_eq(rn_reader_remaining(&r), 0);
+    return err;
+}
+
+Test(api_controller, envelope_runs_a_controller_request_and_embeds_its_response) {
+    /* ListPartitionReassignments inside: answered as if sent directly, with its own
+     * correlation id and response header. */
+    rn_writer f = inner_frame(46, 0, 4242);
+    rn_writer body = body_for(46, 0); /* compact, as the API's version is flexible */
+    rn_write_i32(&body, 1000);
+    rn_write_array_len(&body, -1);
+    rn_write_tags(&body);
+    rn_write_raw(&f, body.buf, body.len);
+    rn_writer_free(&body);
+    rn_bytes data;
+    int16_t e0 = envelope(&f, "User:alice", &data);
+    cr_assert_eq(e0, 0, "envelope error %d", e0);
+    rn_reader r;
+    rn_reader_init(&r, data.ptr, (size_t)data.len, true);
+    cr_assert_eq(i32(&r), 4242);
+    cr_assert_eq(rn_read_tags(&r), 0); /* response header v1 */
+    cr_assert_eq(i32(&r), 0);          /* throttle */
+    cr_assert_eq(i16(&r), 0);
+    skip_string(&r);
+    cr_assert_eq(array(&r), 0);
+    cr_assert_eq(rn_read_tags(&r), 0);
+    cr_assert_eq(rn_reader_remaining(&r), 0);
+
+    /* Only what brokers forward: Metadata inside is refused, an unknown API or version is
+     * UNSUPPORTED_VERSION, a header that does not parse INVALID_REQUEST. */
+    f = inner_frame(3, 1, 1);
+    rn_write_i32(&f, -1);
+    cr_assert_eq(envelope(&f, "User:alice", &data), RN_KAFKA_INVALID_REQUEST);
+    cr_assert_eq(data.len, -1);
+    f = inner_frame(46, 9, 1);
+    cr_assert_eq(envelope(&f, "User:alice", &data), RN_KAFKA_UNSUPPORTED_VERSION);
+    f = inner_frame(4000, 0, 1);
+    cr_assert_eq(envelope(&f, "User:alice", &data), RN_KAFKA_UNSUPPORTED_VERSION);
+    f = inner_frame(46, 0, 1); /* whose request it is must be said */
+    cr_assert_eq(envelope(&f, NULL, &data), RN_KAFKA_INVALID_REQUEST);
+    rn_writer_init(&f, 8, false);
+    rn_write_i16(&f, 46);
+    cr_assert_eq(envelope(&f, "User:alice", &data), RN_KAFKA_INVALID_REQUEST);
+
+    /* The connection still serves requests afterwards. */
+    rn_writer b = body_for(46, 0);
+    rn_write_i32(&b, 1000);
+    rn_write_array_len(&b, -1);
+    rn_write_tags(&b);
+    r = call(46, 0, &b);
+    cr_assert_eq(i32(&r), 0);
+    cr_assert_eq(i16(&r), 0);
+}
