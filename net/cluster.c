@@ -181,17 +181,17 @@ static rn_partition *offsets_partition_led(rn_cluster *c, const char *group) {
 /* Append records to p as one batch (cap bounds its size). Not awaited: what they say is
  * durable in this coordinator's store already; this copy is for the next coordinator,
  * and reaches the followers within a fetch. */
-static void offsets_append(rn_partition *p, const char *group, const rn_record *recs, int n,
-                           size_t cap) {
+static rn_err offsets_append(rn_partition *p, const char *group, const rn_record *recs, int n,
+                             size_t cap, int64_t *end) {
     uint8_t *batch = malloc(cap);
     size_t len = batch && n > 0 ? rn_batch_build(batch, cap, 0, recs, n, -1, -1, -1) : 0;
     rn_append_result res;
-    rn_err err;
-    if (len > 0 && (err = rn_partition_append_nowait(p, batch, len, &res)) != 0)
-        rn_log_warn("cluster: group %s: not replicated: %s", group, rn_err_name(err));
-    else if (len == 0 && n > 0)
-        rn_log_warn("cluster: group %s: not replicated: out of memory", group);
+    rn_err err = len == 0 && n > 0 ? RN_ERR_NOMEM : RN_KAFKA_NONE;
+    if (len > 0 && (err = rn_partition_append_nowait(p, batch, len, &res)) == 0 && end)
+        *end = res.log_end_offset;
+    if (err) rn_log_warn("cluster: group %s: not replicated: %s", group, rn_err_name(err));
     free(batch);
+    return err;
 }
 
 static int64_t wall_ms(void) {
@@ -200,10 +200,14 @@ static int64_t wall_ms(void) {
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-void rn_cluster_replicate_commits(rn_cluster *c, const char *group, const rn_offset_commit *entries,
-                                  int n) {
+rn_err rn_cluster_replicate_commits(rn_cluster *c, const char *group,
+                                    const rn_offset_commit *entries, int n, rn_partition **part,
+                                    int64_t *end) {
+    *part = NULL;
     rn_partition *p = n > 0 ? offsets_partition_led(c, group) : NULL;
-    if (!p) return;
+    if (n > 0 && !p) return RN_KAFKA_NOT_COORDINATOR; /* the lead moved since the checks */
+    if (!p) return RN_KAFKA_NONE;
+    rn_err err = RN_ERR_NOMEM;
     size_t glen = strlen(group), cap = 256;
     for (int i = 0; i < n; i++)
         cap += 64 + glen + strlen(entries[i].topic) +
@@ -236,10 +240,12 @@ void rn_cluster_replicate_commits(rn_cluster *c, const char *group, const rn_off
         recs[nrec++] = (rn_record){.timestamp = ts, .key = key, .key_len = (int32_t)(value - key),
                                    .value = value, .value_len = (int32_t)(at - value)};
     }
-    offsets_append(p, group, recs, nrec, cap * 2);
+    err = nrec ? offsets_append(p, group, recs, nrec, cap * 2, end) : RN_KAFKA_NONE;
+    if (!err && nrec) *part = p;
 out:
     free(recs);
     free(keys);
+    return err;
 }
 
 /* A group record (group_store.h's encoding) or a group's deletion, queued by the
@@ -299,7 +305,7 @@ static void group_changes_cb(evutil_socket_t fd, short what, void *arg) {
             rn_record rec = {.timestamp = wall_ms(), .key = key, .key_len = (int32_t)(2 + glen),
                              .value = ch->record,
                              .value_len = ch->record ? (int32_t)ch->len : -1};
-            offsets_append(p, ch->group, &rec, 1, 2 * (ch->len + glen) + 256);
+            offsets_append(p, ch->group, &rec, 1, 2 * (ch->len + glen) + 256, NULL);
         }
         free(key);
         free(ch->record);

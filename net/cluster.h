@@ -139,9 +139,13 @@ bool rn_cluster_applied_everywhere(rn_cluster *c, uint64_t index);
 
 /* The coordinator's commits of a group, appended to its __consumer_offsets partition so
  * that they are replicated and a new coordinator loads them (entries with an error are
- * skipped). On the caller's thread; not awaited. */
-void rn_cluster_replicate_commits(rn_cluster *c, const char *group,
-                                  const rn_offset_commit *entries, int n);
+ * skipped). On the caller's thread, not awaited: *part and *end (the partition and the log
+ * end after the append; *part NULL when nothing was appended) are for the caller's
+ * replicated rn_durable_wait. Returns the append's error (NOT_COORDINATOR when this broker
+ * does not lead the partition), or 0. */
+rn_err rn_cluster_replicate_commits(rn_cluster *c, const char *group,
+                                    const rn_offset_commit *entries, int n, rn_partition **part,
+                                    int64_t *end);
 
 /* ---- the broker's own view ------------------------------------------------------------ */
 

@@ -415,16 +415,19 @@ class Cluster:
         wait_until(ready, timeout, "%d brokers and a controller in Metadata" % n, interval=0.2)
         return self
 
-    def coordinator_of(self, group):
-        """The broker coordinating `group`: the leader of its __consumer_offsets partition
+    def offsets_partition_of(self, group):
+        """The __consumer_offsets partition (a PartitionState) that holds `group`
         (Kafka's abs(String.hashCode) % partitions)."""
         h = 0
         for ch in group.encode():
             h = (31 * h + ch) & 0xFFFFFFFF
         h = h - (1 << 32) if h >= 1 << 31 else h
         parts = self.metadata().topics["__consumer_offsets"]
-        index = (0 if h == -(1 << 31) else abs(h)) % len(parts)
-        return parts[index].leader
+        return parts[(0 if h == -(1 << 31) else abs(h)) % len(parts)]
+
+    def coordinator_of(self, group):
+        """The broker coordinating `group`: the leader of its __consumer_offsets partition."""
+        return self.offsets_partition_of(group).leader
 
     def wait_partitions(self, topic, partitions, isr_size=None, via=None, timeout=30):
         """Until `topic` has `partitions` partitions, each with a leader (and isr_size

@@ -9,6 +9,7 @@ import json
 import os
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -484,3 +485,57 @@ def test_group_survives_its_coordinator_kill9(cluster_factory, capsys):
     assert "group steady-readers: recovered Stable" in log, log[-3000:]
     figures(capsys, "group coordinator kill9: coordinator %d -> %d, all 400 records read %.2fs "
             "after the kill, 0 rebalances, 0 read twice" % (coordinator, new_coordinator, resumed))
+
+
+def test_commit_is_acknowledged_once_replicated(cluster_factory, capsys):
+    """An acknowledged commit is on the in-sync replicas of the group's __consumer_offsets
+    partition, as in Kafka, so the next coordinator has it: with both replicas frozen the
+    answer waits for them, and a commit acknowledged just before its coordinator's kill -9
+    is there afterwards."""
+    c = cluster_factory(3)
+    create_topic(c, "ledger", 1)
+    group = "ledger-readers"
+    state = c.offsets_partition_of(group)
+    coordinator, followers = state.leader, [r for r in state.replicas if r != state.leader]
+    conf = {"bootstrap.servers": c.bootstrap, "group.id": group, "enable.auto.commit": False}
+    cons = Consumer(conf)
+    try:
+        cons.commit(offsets=[TopicPartition("ledger", 0, 3)], asynchronous=False)
+        for f in followers:
+            c.sigstop(f)
+        answered, outcome = threading.Event(), []
+
+        def commit():
+            try:
+                cons.commit(offsets=[TopicPartition("ledger", 0, 5)], asynchronous=False)
+                outcome.append("ok")
+            except KafkaException as e:
+                outcome.append(e)
+            answered.set()
+        t0 = time.time()
+        committer = threading.Thread(target=commit)
+        committer.start()
+        early = answered.wait(1.5)
+        for f in followers:
+            c.sigcont(f)
+        assert not early, "acknowledged (%s) while no replica had it" % outcome
+        assert answered.wait(30), "the commit was never answered"
+        waited = time.time() - t0
+        committer.join()
+        assert outcome == ["ok"], outcome
+        cons.commit(offsets=[TopicPartition("ledger", 0, 8)], asynchronous=False)
+    finally:
+        cons.close()
+    c.kill9(coordinator)
+    new_state = wait_until(lambda: (lambda p: p if p.leader not in (-1, coordinator) else None)(
+        c.offsets_partition_of(group)), 30, "a new coordinator")
+    cons = Consumer(conf)
+    try:
+        got = wait_until(lambda: cons.committed([TopicPartition("ledger", 0)], timeout=5)[0].offset == 8,
+                         30, "the commit at the new coordinator")
+    finally:
+        cons.close()
+    assert got
+    figures(capsys, "commit replication: unanswered while both replicas were frozen (1.5 s), answered "
+            "%.2f s after the commit; commit 8 "
+            "read from coordinator %d after coordinator %d was killed" % (waited, new_state.leader, coordinator))
