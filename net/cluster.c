@@ -273,19 +273,19 @@ static void group_changed(void *ctx, const char *group, const uint8_t *record, s
     if (record) memcpy(copy, record, len);
     *ch = (rn_group_change){.record = copy, .len = len};
     memcpy(ch->group, group, glen + 1);
-    pthread_mutex_lock(&c->groups_lock);
+    pthread_mutex_lock(&c->queue_lock);
     *c->changes_tail = ch;
     c->changes_tail = &ch->next;
-    pthread_mutex_unlock(&c->groups_lock);
+    pthread_mutex_unlock(&c->queue_lock);
     event_active(c->groups_ev, EV_READ, 0);
 }
 
 static rn_group_change *take_group_changes(rn_cluster *c) {
-    pthread_mutex_lock(&c->groups_lock);
+    pthread_mutex_lock(&c->queue_lock);
     rn_group_change *all = c->changes;
     c->changes = NULL;
     c->changes_tail = &c->changes;
-    pthread_mutex_unlock(&c->groups_lock);
+    pthread_mutex_unlock(&c->queue_lock);
     return all;
 }
 
@@ -384,10 +384,10 @@ int rn_cluster_forward(rn_cluster *c, const uint8_t *body, size_t len, rn_cluste
     if (!j) return -1;
     *j = (rn_forward_job){.done = done, .ctx = ctx, .len = len};
     memcpy(j->body, body, len);
-    pthread_mutex_lock(&c->groups_lock);
+    pthread_mutex_lock(&c->queue_lock);
     *c->forwards_tail = j;
     c->forwards_tail = &j->next;
-    pthread_mutex_unlock(&c->groups_lock);
+    pthread_mutex_unlock(&c->queue_lock);
     event_active(c->forward_ev, EV_READ, 0);
     return 0;
 }
@@ -405,11 +405,11 @@ static void forward_answered(void *ctx, rn_err err, rn_reader *r) {
 }
 
 static rn_forward_job *take_forwards(rn_cluster *c) {
-    pthread_mutex_lock(&c->groups_lock);
+    pthread_mutex_lock(&c->queue_lock);
     rn_forward_job *j = c->forwards;
     c->forwards = NULL;
     c->forwards_tail = &c->forwards;
-    pthread_mutex_unlock(&c->groups_lock);
+    pthread_mutex_unlock(&c->queue_lock);
     return j;
 }
 
@@ -1103,6 +1103,32 @@ void rn_cluster_auto_create(rn_cluster *c, const char *topic, int32_t partitions
     free(assign);
 }
 
+/* What start made, whatever it got to (the thread, the quorum and the peers are the
+ * stop's). */
+static void cluster_free(rn_cluster *c) {
+    if (c->fetcher) rn_replica_fetcher_free(c->fetcher);
+    struct event *evs[] = {c->tick_ev, c->stop_ev, c->reconcile_ev, c->groups_ev, c->forward_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i]) event_free(evs[i]);
+    if (c->base) event_base_free(c->base);
+    for (rn_group_change *ch = take_group_changes(c), *next; ch; ch = next) {
+        next = ch->next;
+        free(ch->record);
+        free(ch);
+    }
+    if (c->md) rn_md_free(c->md);
+    for (int i = 0; i < c->nhashes; i++) free(c->hashes[i].name);
+    free(c->hashes);
+    free(c->voters);
+    free(c->bootstrap);
+    free(c->raft_listener);
+    free(c->raft_dir);
+    free(c->host);
+    pthread_mutex_destroy(&c->hb_lock);
+    pthread_mutex_destroy(&c->queue_lock);
+    free(c);
+}
+
 rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errlen) {
     rn_cluster *c = calloc(1, sizeof *c);
     if (!c) {
@@ -1126,7 +1152,7 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
     atomic_init(&c->caught_up, false);
     atomic_init(&c->reconciled_index, 0);
     pthread_mutex_init(&c->hb_lock, NULL);
-    pthread_mutex_init(&c->groups_lock, NULL);
+    pthread_mutex_init(&c->queue_lock, NULL);
     c->changes_tail = &c->changes;
     c->forwards_tail = &c->forwards;
 
@@ -1196,22 +1222,7 @@ rn_cluster *rn_cluster_start(const rn_cluster_options *o, char *err, size_t errl
 nomem:
     snprintf(err, errlen, "out of memory starting the cluster agent");
 fail:
-    if (c->fetcher) rn_replica_fetcher_free(c->fetcher);
-    if (c->tick_ev) event_free(c->tick_ev);
-    if (c->groups_ev) event_free(c->groups_ev);
-    if (c->forward_ev) event_free(c->forward_ev);
-    if (c->stop_ev) event_free(c->stop_ev);
-    if (c->reconcile_ev) event_free(c->reconcile_ev);
-    if (c->base) event_base_free(c->base);
-    if (c->md) rn_md_free(c->md);
-    free(c->voters);
-    free(c->bootstrap);
-    free(c->raft_listener);
-    free(c->raft_dir);
-    free(c->host);
-    pthread_mutex_destroy(&c->hb_lock);
-    pthread_mutex_destroy(&c->groups_lock);
-    free(c);
+    cluster_free(c);
     return NULL;
 }
 
@@ -1222,31 +1233,9 @@ void rn_cluster_stop(rn_cluster *c) {
     rn_quorum_stop(c->q);
     event_active(c->stop_ev, EV_READ, 0);
     pthread_join(c->thread, NULL);
-    rn_replica_fetcher_free(c->fetcher);
     rn_peer_free(c->controller_peer);
     rn_peer_free(c->forward_peer); /* answers what it still waits for: NETWORK_EXCEPTION */
     rn_peer_free(c->bootstrap_peer);
     forwards_fail(c); /* jobs queued since */
-    event_free(c->tick_ev);
-    event_free(c->stop_ev);
-    event_free(c->reconcile_ev);
-    event_free(c->groups_ev);
-    event_free(c->forward_ev);
-    event_base_free(c->base);
-    for (rn_group_change *ch = take_group_changes(c), *next; ch; ch = next) {
-        next = ch->next;
-        free(ch->record);
-        free(ch);
-    }
-    rn_md_free(c->md);
-    for (int i = 0; i < c->nhashes; i++) free(c->hashes[i].name);
-    free(c->hashes);
-    free(c->voters);
-    free(c->bootstrap);
-    free(c->raft_listener);
-    free(c->raft_dir);
-    free(c->host);
-    pthread_mutex_destroy(&c->hb_lock);
-    pthread_mutex_destroy(&c->groups_lock);
-    free(c);
+    cluster_free(c);
 }

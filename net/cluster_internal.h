@@ -60,9 +60,10 @@ struct rn_cluster {
     int nhashes, caphashes;
     uint64_t acl_hash, scram_hash;  /* the image's access entries last followed */
     bool access_followed;           /* once: the hashes above mean something */
-    /* Group records the coordinator wrote, for __consumer_offsets (queued under its lock,
-     * appended on the agent's thread). */
-    pthread_mutex_t groups_lock;
+    /* The two queues other threads fill for the agent's thread; queue_lock guards both.
+     * Group records the coordinator wrote (queued under its own lock), for
+     * __consumer_offsets. */
+    pthread_mutex_t queue_lock;
     struct rn_group_change *changes, **changes_tail;
     struct event *groups_ev;
     /* Admin requests to forward (queued by network threads, sent by the agent) on a
