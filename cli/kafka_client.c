@@ -239,53 +239,51 @@ static rn_err ask_controller(cli_kafka_conn *c, char *host, size_t hostlen, int 
     rn_err e = cli_kafka_call(c, API_METADATA, 1, false, &body, &frame, &r, err, errlen);
     rn_writer_free(&body);
     if (e) return e;
-    int32_t nbrokers, controller_id, found = 0;
-    rn_reader brokers = r; /* the controller's id follows the brokers: read them twice */
+    struct broker {
+        int32_t node_id, port;
+        rn_bytes host; /* points into frame */
+    } *brokers = NULL;
+    int32_t nbrokers, controller_id;
     RN_R_ARRAY(&r, &nbrokers, 4 + 2 + 4 + 2);
+    if (nbrokers > 0 && !(brokers = calloc((size_t)nbrokers, sizeof *brokers))) {
+        snprintf(err, errlen, "out of memory");
+        free(frame);
+        return RN_ERR_NOMEM;
+    }
     for (int32_t i = 0; i < nbrokers; i++) {
-        int32_t node_id, p;
-        rn_bytes h, rack;
-        RN_R_I32(&r, &node_id);
-        RN_R_STR(&r, &h);
-        RN_R_I32(&r, &p);
+        rn_bytes rack;
+        RN_R_I32(&r, &brokers[i].node_id);
+        RN_R_STR(&r, &brokers[i].host);
+        RN_R_I32(&r, &brokers[i].port);
         RN_R_STR(&r, &rack);
     }
-    RN_R_I32(&r, &controller_id);
+    RN_R_I32(&r, &controller_id); /* after the brokers */
+    const struct broker *b = NULL;
+    for (int32_t i = 0; controller_id >= 0 && !b && i < nbrokers; i++)
+        if (brokers[i].node_id == controller_id) b = &brokers[i];
+    rn_err result = RN_KAFKA_NONE;
     if (controller_id < 0) {
         snprintf(err, errlen, "%s knows no active controller yet", c->addr);
-        free(frame);
-        return RN_KAFKA_NOT_CONTROLLER;
-    }
-    r = brokers;
-    RN_R_ARRAY(&r, &nbrokers, 4 + 2 + 4 + 2);
-    for (int32_t i = 0; i < nbrokers; i++) {
-        int32_t node_id, p;
-        rn_bytes h, rack;
-        RN_R_I32(&r, &node_id);
-        RN_R_STR(&r, &h);
-        RN_R_I32(&r, &p);
-        RN_R_STR(&r, &rack);
-        if (node_id != controller_id || found) continue;
-        if (h.len <= 0 || (size_t)h.len >= hostlen || p < 1 || p > 65535) {
-            snprintf(err, errlen, "%s names controller %d at a bad address", c->addr, controller_id);
-            free(frame);
-            return RN_ERR_PARSE;
-        }
-        memcpy(host, h.ptr, (size_t)h.len);
-        host[h.len] = '\0';
-        *port = p;
-        found = 1;
-    }
-    free(frame);
-    if (!found) {
+        result = RN_KAFKA_NOT_CONTROLLER;
+    } else if (!b) {
         snprintf(err, errlen, "%s names controller %d but not its address", c->addr, controller_id);
-        return RN_KAFKA_NOT_CONTROLLER;
+        result = RN_KAFKA_NOT_CONTROLLER;
+    } else if (b->host.len <= 0 || (size_t)b->host.len >= hostlen || b->port < 1 || b->port > 65535) {
+        snprintf(err, errlen, "%s names controller %d at a bad address", c->addr, controller_id);
+        result = RN_ERR_PARSE;
+    } else {
+        memcpy(host, b->host.ptr, (size_t)b->host.len);
+        host[b->host.len] = '\0';
+        *port = b->port;
     }
-    return 0;
+    free(brokers);
+    free(frame);
+    return result;
 
 err_parse:
     snprintf(err, errlen, "malformed Metadata response from %s (%s at byte %zu)", c->addr,
              r.fail_what ? r.fail_what + (r.fail_what[0] == '&') : "?", rn_reader_offset(&r));
+    free(brokers);
     free(frame);
     return RN_ERR_PARSE;
 }
