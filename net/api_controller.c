@@ -145,6 +145,18 @@ bool rn_controller_elsewhere(const rn_request *req) {
     return c && !rn_cluster_is_controller(c);
 }
 
+rn_err rn_controller_single_broker_replicas(const rn_request *req, const int32_t *brokers, int n,
+                                            char *msg, size_t msglen) {
+    int32_t me = rn_conn_opts(req->conn)->node_id;
+    for (int b = 0; b < n; b++)
+        if (brokers[b] != me || n != 1) {
+            snprintf(msg, msglen,
+                     "this cluster has one broker (node %d): assignments must name only it", me);
+            return RN_KAFKA_INVALID_REPLICA_ASSIGNMENT;
+        }
+    return RN_KAFKA_NONE;
+}
+
 int32_t rn_controller_default_partitions(const rn_request *req) {
     return rn_engine_default_partitions(rn_conn_opts(req->conn)->engine);
 }

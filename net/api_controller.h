@@ -44,6 +44,11 @@ rn_cluster *rn_controller_cluster(const rn_request *req);
 /* Whether this is a cluster member that is not the active controller now: the handler
  * then answers NOT_CONTROLLER. */
 bool rn_controller_elsewhere(const rn_request *req);
+/* A single broker's check of one partition's assignment (CreateTopics,
+ * CreatePartitions): it may name this node alone, else INVALID_REPLICA_ASSIGNMENT with
+ * the sentence in msg. */
+rn_err rn_controller_single_broker_replicas(const rn_request *req, const int32_t *brokers, int n,
+                                            char *msg, size_t msglen);
 /* num.partitions, for a CreateTopics that asks for -1 partitions. */
 int32_t rn_controller_default_partitions(const rn_request *req);
 /* A request's timeout_ms, or RN_CONTROLLER_TIMEOUT_MS when it gave none (<= 0). */

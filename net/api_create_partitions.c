@@ -50,14 +50,12 @@ static void write_response(rn_request *req, void *ctx, const rn_controller_resul
 
 static rn_err grow_single(rn_request *req, grow *g, bool validate_only) {
     const rn_server_options *o = rn_conn_opts(req->conn);
-    for (int32_t a = 0; a < g->nassign; a++)
-        for (int32_t b = 0; b < g->assign[a].nbrokers; b++)
-            if (g->assign[a].brokers[b] != o->node_id || g->assign[a].nbrokers != 1) {
-                snprintf(g->message, sizeof g->message,
-                         "this cluster has one broker (node %d): assignments must name only it",
-                         o->node_id);
-                return RN_KAFKA_INVALID_REPLICA_ASSIGNMENT;
-            }
+    for (int32_t a = 0; a < g->nassign; a++) {
+        rn_err err = rn_controller_single_broker_replicas(req, g->assign[a].brokers,
+                                                          g->assign[a].nbrokers, g->message,
+                                                          sizeof g->message);
+        if (err) return err;
+    }
     return rn_engine_create_partitions(o->engine, g->name, g->count, validate_only, g->message,
                                        sizeof g->message);
 }

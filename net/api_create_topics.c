@@ -78,14 +78,12 @@ static rn_err check_request(rn_request *req, create_state *st, int32_t t, bool c
 static rn_err create_single(rn_request *req, create_state *st, int32_t t) {
     const rn_server_options *o = rn_conn_opts(req->conn);
     create_topic *ct = &st->topics[t];
-    for (int32_t a = 0; a < ct->nassign; a++)
-        for (int32_t b = 0; b < ct->assign[a].nbrokers; b++)
-            if (ct->assign[a].brokers[b] != o->node_id || ct->assign[a].nbrokers != 1) {
-                snprintf(ct->message, sizeof ct->message,
-                         "this cluster has one broker (node %d): assignments must name only it",
-                         o->node_id);
-                return RN_KAFKA_INVALID_REPLICA_ASSIGNMENT;
-            }
+    for (int32_t a = 0; a < ct->nassign; a++) {
+        rn_err err = rn_controller_single_broker_replicas(req, ct->assign[a].brokers,
+                                                          ct->assign[a].nbrokers, ct->message,
+                                                          sizeof ct->message);
+        if (err) return err;
+    }
     if (ct->nassign == 0 && ct->replication != 1 && ct->replication != -1) {
         snprintf(ct->message, sizeof ct->message,
                  "replication factor %d is larger than the 1 broker available", ct->replication);
