@@ -264,8 +264,7 @@ rn_request *rn_request_inner(rn_request *envelope, const uint8_t *frame, size_t 
     *req = (rn_request){.frame = copy, .frame_len = len, .conn = envelope->conn,
                         .server = envelope->server, .received_us = now_us(),
                         .envelope = envelope, .state = RN_REQ_RUNNING};
-    rn_arena_init(&req->arena);
-    rn_writer_init(&req->resp, 0, false);
+    rn_arena_init(&req->arena); /* req->resp stays zeroed (free-safe) until the API is known */
     *err = RN_KAFKA_INVALID_REQUEST;
     rn_reader h;
     rn_reader_init(&h, copy, len, false);
@@ -287,7 +286,6 @@ rn_request *rn_request_inner(rn_request *envelope, const uint8_t *frame, size_t 
     }
     rn_reader_init(&req->body, h.p, rn_reader_remaining(&h), flexible);
     req->body_start = req->body.p;
-    rn_writer_free(&req->resp);
     rn_writer_init(&req->resp, 0, flexible);
     *err = RN_KAFKA_NONE;
     return req;
